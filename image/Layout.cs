@@ -1,0 +1,49 @@
+namespace Keel.Image;
+
+/// <summary>
+/// Where everything sits in the kernel image. The boot stub, the linker script and the kernel's own page
+/// tables all depend on these numbers, so they are defined once here.
+/// </summary>
+public static class Layout
+{
+    /// <summary>The boot region: link table, Multiboot2 header and 32-bit entry, loaded at 1 MiB (virtual = physical).</summary>
+    public const ulong BootBase = 0x100000;
+
+    /// <summary>Seven pages the boot stub builds its temporary page tables in (PML4, two PDPTs, four PDs).</summary>
+    public const ulong BootTables = 0x108000;
+    public const int BootTablePages = 7;
+
+    /// <summary>Physical load address of the kernel proper.</summary>
+    public const ulong KernelPhysical = 0x200000;
+
+    /// <summary>The kernel runs in the top 2 GiB: virtual = KernelVirtualOffset + physical.</summary>
+    public const ulong KernelVirtualOffset = 0xFFFFFFFF80000000;
+
+    /// <summary>All physical memory is mapped at this offset (the first 4 GiB already by the boot stub).</summary>
+    public const ulong DirectMapOffset = 0xFFFF800000000000;
+
+    public const ulong BootHeapBytes = 4 * 1024 * 1024;
+    public const ulong KernelStackBytes = 64 * 1024;
+    public const ulong InterruptStackBytes = 16 * 1024;
+
+    /// <summary>
+    /// The boot link table: 64-bit values the linker fills in at the start of the boot region and the
+    /// kernel reads at start-up (its KernelLayout struct lists the same fields in the same order).
+    /// </summary>
+    public static readonly string[] BootLinkTable =
+    [
+        "keel_main",
+        "__keel_stack_top",
+        "__keel_text_start", "__keel_text_end",
+        "__keel_rodata_start", "__keel_rodata_end",
+        "__keel_data_start", "__keel_data_end",
+        "__keel_bss_start", "__keel_image_end",
+        "__keel_heap_start", "__keel_heap_end",
+        "__keel_modules_start", "__keel_modules_end",
+        "__keel_stack_guard", "__keel_stack_bottom",
+        "__keel_ist_bottom", "__keel_ist_top",
+    ];
+
+    /// <summary>Managed functions the runtime stubs call, through a table the linker fills just before them.</summary>
+    public static readonly string[] StubLinkTable = ["keel_interrupt", "keel_throw"];
+}

@@ -1,0 +1,146 @@
+using System.Reflection;
+using System.Text;
+
+namespace Keel.Image;
+
+/// <summary>
+/// keel-image: turns the compiled kernel assembly into kernel.elf and a bootable hybrid disk image.
+///   keel-image [--configuration Release] [--output artifacts/keel.img] [--cmdline "..."]
+/// Run from the repository root (build.cake does). Steps: ILC compiles the managed kernel to an object;
+/// Iced generates the boot and runtime stubs; ld links them with the generated script; nm extracts the
+/// symbol table the kernel loads as a module to name code addresses in its reports; grub-mkrescue builds
+/// an image that boots under BIOS and UEFI, from a CD drive or as a raw disk.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        try
+        {
+            var options = Options.Parse(args);
+            Build(options);
+            return 0;
+        }
+        catch (BuildException e)
+        {
+            Console.Error.WriteLine($"keel-image: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static void Build(Options options)
+    {
+        string root = Directory.GetCurrentDirectory();
+        string configuration = options.Configuration.ToLowerInvariant();
+        string binaries = Path.Combine(root, "artifacts", "bin", "Keel.Kernel", configuration);
+        string kernelDll = Path.Combine(binaries, "Keel.Kernel.dll");
+        string corelibDll = Path.Combine(binaries, "System.Private.CoreLib.dll");
+        if (!File.Exists(kernelDll)) throw new BuildException($"{kernelDll} is missing: build the kernel project first");
+
+        string work = Path.Combine(root, "artifacts", "kernel");
+        Directory.CreateDirectory(work);
+
+        string kernelObject = Path.Combine(work, "kernel.o");
+        Tools.Run(IlcPath(), [
+            kernelDll, "-r", corelibDll, "-o", kernelObject,
+            "--systemmodule:System.Private.CoreLib", "--generateunmanagedentrypoints:System.Private.CoreLib",
+            "--nativelib", "--reflectiondata:none", "--targetos:linux", "--targetarch:x64",
+            "--instruction-set:x86-64", "-O", "--map:" + Path.Combine(work, "kernel.map.xml"),
+        ]);
+
+        var (bootBytes, bootEntry) = BootStub.Generate();
+        var stubs = RuntimeStubs.Generate();
+        string bootObject = WrapBlob(work, "boot", bootBytes, ".keelboot");
+        string stubsObject = WrapBlob(work, "stubs", stubs.Bytes, ".keelstubs");
+        string script = Path.Combine(work, "kernel.ld");
+        File.WriteAllText(script, LinkerScript.Generate(stubs, bootEntry));
+
+        string elf = Path.Combine(work, "kernel.elf");
+        Tools.Run("ld", [
+            "-nostdlib", "-static", "-z", "noexecstack", "-z", "max-page-size=0x1000", "--no-warn-rwx-segments",
+            "-T", script, "-o", elf, bootObject, stubsObject, kernelObject,
+        ]);
+        CheckMultibootHeader(elf);
+
+        string symbols = Path.Combine(work, "kernel.sym");
+        File.WriteAllText(symbols, SymbolTable.FromNm(Tools.Run("nm", ["-n", "--defined-only", elf])));
+
+        string staging = Path.Combine(work, "iso-" + Path.GetFileNameWithoutExtension(options.Output));
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        Directory.CreateDirectory(Path.Combine(staging, "boot", "grub"));
+        File.Copy(elf, Path.Combine(staging, "boot", "kernel.elf"));
+        File.Copy(symbols, Path.Combine(staging, "boot", "kernel.sym"));
+        File.WriteAllText(Path.Combine(staging, "boot", "grub", "grub.cfg"), GrubConfig(options.CommandLine));
+
+        string output = Path.GetFullPath(options.Output, root);
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        Tools.Run("grub-mkrescue", ["-o", output, staging]);
+        Console.WriteLine($"keel-image: {output} ({new FileInfo(output).Length / 1024} KiB), kernel.elf {new FileInfo(elf).Length / 1024} KiB");
+    }
+
+    private static string IlcPath()
+    {
+        string? path = typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "IlcPath")?.Value;
+        if (path is null || !File.Exists(path)) throw new BuildException($"ILC not found at '{path}': restore the image tool project");
+        return path;
+    }
+
+    /// <summary>Wraps raw machine code in an ELF object whose only section has the given name.</summary>
+    private static string WrapBlob(string work, string name, byte[] bytes, string section)
+    {
+        string bin = Path.Combine(work, name + ".bin");
+        string obj = Path.Combine(work, name + ".o");
+        File.WriteAllBytes(bin, bytes);
+        Tools.Run("objcopy", [
+            "-I", "binary", "-O", "elf64-x86-64", "-B", "i386:x86-64",
+            "--rename-section", $".data={section},contents,alloc,load,readonly,code", name + ".bin", name + ".o",
+        ], work);
+        return obj;
+    }
+
+    /// <summary>GRUB looks for the Multiboot2 header in the first 32 KiB of the file, 8-byte aligned.</summary>
+    private static void CheckMultibootHeader(string elf)
+    {
+        byte[] head = File.ReadAllBytes(elf).AsSpan(0, 32768).ToArray();
+        for (int i = 0; i + 4 <= head.Length; i += 8)
+        {
+            if (BitConverter.ToUInt32(head, i) == 0xE85250D6) return;
+        }
+        throw new BuildException("kernel.elf has no Multiboot2 header in its first 32 KiB");
+    }
+
+    private static string GrubConfig(string commandLine)
+    {
+        var s = new StringBuilder();
+        s.AppendLine("# Generated by keel-image.");
+        s.AppendLine("set timeout=0");
+        s.AppendLine("set default=0");
+        s.AppendLine("menuentry \"Keel\" {");
+        s.AppendLine($"    multiboot2 /boot/kernel.elf {commandLine}".TrimEnd());
+        s.AppendLine("    module2 /boot/kernel.sym symbols");
+        s.AppendLine("    boot");
+        s.AppendLine("}");
+        return s.ToString();
+    }
+
+    private sealed record Options(string Configuration, string Output, string CommandLine)
+    {
+        public static Options Parse(string[] args)
+        {
+            string configuration = "Release", output = "artifacts/keel.img", commandLine = "";
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Value() => i + 1 < args.Length ? args[++i] : throw new BuildException($"{args[i]} needs a value");
+                switch (args[i])
+                {
+                    case "--configuration": configuration = Value(); break;
+                    case "--output": output = Value(); break;
+                    case "--cmdline": commandLine = Value(); break;
+                    default: throw new BuildException($"unknown option {args[i]}");
+                }
+            }
+            return new Options(configuration, output, commandLine);
+        }
+    }
+}

@@ -1,0 +1,217 @@
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Keel.Image;
+
+/// <summary>
+/// The machine code managed code cannot express: the interrupt and exception entry stubs, the runtime
+/// helpers ILC's output calls by symbol (write barriers, the throw entry, P/Invoke transitions), and the
+/// kernel's instruction wrappers (port I/O, control registers, MSRs, descriptor tables), each a leaf
+/// function with the SysV calling convention.
+/// The blob is position independent. It reaches managed code through Layout.StubLinkTable, which the
+/// linker places immediately before it; the linker script defines one symbol per exported label.
+/// </summary>
+public static class RuntimeStubs
+{
+    /// <summary>Distance in bytes between consecutive interrupt entry stubs.</summary>
+    public const int InterruptStubStride = 16;
+
+    // Any base works: the code only refers to itself and to the table right before it.
+    private const ulong AssemblyBase = 0x10000000;
+
+    // Exceptions for which the CPU pushes an error code (Intel SDM vol. 3A, table 6-1).
+    private static readonly HashSet<int> VectorsWithErrorCode = [8, 10, 11, 12, 13, 14, 17, 21, 29, 30];
+
+    public static ulong LinkTableBytes => (ulong)Layout.StubLinkTable.Length * 8;
+
+    public static AssembledCode Generate()
+    {
+        var a = new Assembler(64) { PreferShortBranch = false };
+        var labels = new Dictionary<string, Label>();
+        // Places a label at the next instruction and records it as an exported symbol.
+        Label Mark(string name)
+        {
+            var label = a.CreateLabel(name);
+            a.Label(ref label);
+            labels[name] = label;
+            return label;
+        }
+        void Leaf(string name, Action body)
+        {
+            Mark(name);
+            body();
+            a.ret();
+        }
+        MemoryOperand LinkSlot(string name) =>
+            new MemoryOperand(Register.RIP, (long)(AssemblyBase - LinkTableBytes) + 8 * Array.IndexOf(Layout.StubLinkTable, name));
+
+        var common = a.CreateLabel();
+        Label table = default;
+
+        // Common path. On entry the stack holds, from the top: vector, error code, and the CPU's frame
+        // (rip, cs, rflags, rsp, ss), which the CPU aligned to 16 bytes first (SDM 3A, 6.14.2). After 15
+        // register pushes the stack is 16-aligned again; the FXSAVE area keeps that and protects the
+        // interrupted code's SSE registers, which compiled managed code uses freely.
+        a.Label(ref common);
+        foreach (var r in new[] { rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15 }) a.push(r);
+        a.sub(rsp, 512);
+        a.fxsave64(__[rsp]);
+        a.lea(rdi, __[rsp + 512]);
+        a.cld();
+        a.AddInstruction(Instruction.Create(Code.Call_rm64, LinkSlot("keel_interrupt")));
+        a.fxrstor64(__[rsp]);
+        a.add(rsp, 512);
+        foreach (var r in new[] { r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax }) a.pop(r);
+        a.add(rsp, 16);
+        a.iretq();
+
+        // keel_interrupt_stubs_address(): where stub 0 is; stub n is at that address + 16 * n.
+        Leaf("keel_interrupt_stubs_address", () => { a.lea(rax, __[table]); });
+
+        // Runtime helpers every image needs.
+        // RhpThrowEx(exception): with no unwinder, report it; pass the throw site (our return address) and
+        // the thrower's stack pointer. A jump, so the managed reporter sees a normal call frame.
+        Mark("RhpThrowEx");
+        a.mov(rsi, __qword_ptr[rsp]);
+        a.lea(rdx, __[rsp + 8]);
+        a.AddInstruction(Instruction.Create(Code.Jmp_rm64, LinkSlot("keel_throw")));
+        Mark("RhpRethrow");
+        a.mov(rsi, __qword_ptr[rsp]);
+        a.lea(rdx, __[rsp + 8]);
+        a.AddInstruction(Instruction.Create(Code.Jmp_rm64, LinkSlot("keel_throw")));
+        // Write barriers: there is no collector, so a reference store is a plain store.
+        Leaf("RhpAssignRef", () => a.mov(__qword_ptr[rdi], rsi));
+        Leaf("RhpCheckedAssignRef", () => a.mov(__qword_ptr[rdi], rsi));
+        // RhpByRefAssignRef: copy one reference from [rsi] to [rdi] and advance both (a custom convention
+        // that may trash rcx).
+        Leaf("RhpByRefAssignRef", () =>
+        {
+            a.mov(rcx, __qword_ptr[rsi]);
+            a.mov(__qword_ptr[rdi], rcx);
+            a.add(rdi, 8);
+            a.add(rsi, 8);
+        });
+        // GC transitions around calls into and out of native code: nothing to do without a collector.
+        Leaf("RhpPInvoke", () => { });
+        Leaf("RhpPInvokeReturn", () => { });
+        Leaf("RhpReversePInvoke", () => { });
+        Leaf("RhpReversePInvokeReturn", () => { });
+
+        // Kernel instruction wrappers (the kernel's Arch/X64 layer binds to these names).
+        Leaf("keel_inb", () => { a.mov(edx, edi); a.xor(eax, eax); a.@in(al, dx); });
+        Leaf("keel_inw", () => { a.mov(edx, edi); a.xor(eax, eax); a.@in(ax, dx); });
+        Leaf("keel_ind", () => { a.mov(edx, edi); a.@in(eax, dx); });
+        Leaf("keel_outb", () => { a.mov(edx, edi); a.mov(eax, esi); a.@out(dx, al); });
+        Leaf("keel_outw", () => { a.mov(edx, edi); a.mov(eax, esi); a.@out(dx, ax); });
+        Leaf("keel_outd", () => { a.mov(edx, edi); a.mov(eax, esi); a.@out(dx, eax); });
+        Leaf("keel_read_cr0", () => a.mov(rax, cr0));
+        Leaf("keel_read_cr2", () => a.mov(rax, cr2));
+        Leaf("keel_read_cr3", () => a.mov(rax, cr3));
+        Leaf("keel_read_cr4", () => a.mov(rax, cr4));
+        Leaf("keel_write_cr0", () => a.mov(cr0, rdi));
+        Leaf("keel_write_cr3", () => a.mov(cr3, rdi));
+        Leaf("keel_write_cr4", () => a.mov(cr4, rdi));
+        Leaf("keel_read_msr", () =>
+        {
+            a.mov(ecx, edi);
+            a.rdmsr();
+            a.shl(rdx, 32);
+            a.or(rax, rdx);
+        });
+        Leaf("keel_write_msr", () =>
+        {
+            a.mov(ecx, edi);
+            a.mov(eax, esi);
+            a.mov(rdx, rsi);
+            a.shr(rdx, 32);
+            a.wrmsr();
+        });
+        // keel_cpuid(leaf, subleaf, uint* result): result[0..3] = eax, ebx, ecx, edx. rbx is callee-saved.
+        Leaf("keel_cpuid", () =>
+        {
+            a.push(rbx);
+            a.mov(r8, rdx);
+            a.mov(eax, edi);
+            a.mov(ecx, esi);
+            a.cpuid();
+            a.mov(__dword_ptr[r8], eax);
+            a.mov(__dword_ptr[r8 + 4], ebx);
+            a.mov(__dword_ptr[r8 + 8], ecx);
+            a.mov(__dword_ptr[r8 + 12], edx);
+            a.pop(rbx);
+        });
+        Leaf("keel_rdtsc", () =>
+        {
+            a.rdtsc();
+            a.shl(rdx, 32);
+            a.or(rax, rdx);
+        });
+        // keel_load_gdt(pointer, code selector, data selector): LGDT, reload the data segment registers,
+        // then CS through a far return (the only way to load CS in long mode without a far jump target).
+        Mark("keel_load_gdt");
+        a.lgdt(__[rdi]);
+        a.mov(ds, dx);
+        a.mov(es, dx);
+        a.mov(ss, dx);
+        a.xor(eax, eax);
+        a.mov(fs, ax);
+        a.mov(gs, ax);
+        a.pop(rax);
+        a.push(rsi);
+        a.push(rax);
+        a.AddInstruction(Instruction.Create(Code.Retfq));
+        Leaf("keel_load_idt", () => a.lidt(__[rdi]));
+        Leaf("keel_load_tr", () => a.ltr(di));
+        Leaf("keel_invlpg", () => a.invlpg(__[rdi]));
+        Leaf("keel_enable_interrupts", () => a.sti());
+        Leaf("keel_disable_interrupts", () => a.cli());
+        // keel_wait_for_interrupt: STI takes effect after the next instruction, so "sti; hlt" cannot lose
+        // an interrupt that arrives between the two.
+        Leaf("keel_wait_for_interrupt", () => { a.sti(); a.hlt(); });
+        Leaf("keel_pause", () => a.pause());
+        Leaf("keel_read_rflags", () => { a.pushfq(); a.pop(rax); });
+        Mark("keel_halt_forever");
+        a.cli();
+        var again = a.CreateLabel();
+        a.Label(ref again);
+        a.hlt();
+        a.jmp(again);
+
+        // Interrupt entry: every vector gets a 16-byte stub that makes the frame uniform (a zero error code
+        // where the CPU pushes none), pushes the vector and joins the common path. The stubs come after all
+        // other code, more than 127 bytes from the common path, so every jump is encoded as rel32 and every
+        // stub has the same size (checked below).
+        for (int vector = 0; vector < 256; vector++)
+        {
+            var stub = Mark($"__keel_isr_{vector}");
+            if (vector == 0)
+            {
+                table = stub;
+                labels["keel_interrupt_stubs"] = stub;
+            }
+            bool pushesZero = !VectorsWithErrorCode.Contains(vector);
+            if (pushesZero) a.push(0);
+            a.push(vector);
+            a.jmp(common);
+            // Encoded sizes: push imm8 is 2 bytes, push imm32 5, jmp rel32 5; pad the rest with int3.
+            int size = (pushesZero ? 2 : 0) + (vector < 128 ? 2 : 5) + 5;
+            for (int i = size; i < InterruptStubStride; i++) a.int3();
+        }
+
+        // __security_cookie: the stack-protector canary ILC's code compares against. It only has to stay
+        // constant for the life of the image.
+        Mark("__security_cookie");
+        a.dq(0x2F5C_71B3_94D0_E6A7UL);
+
+        var code = a.AssembleAt(AssemblyBase, labels);
+        for (int vector = 0; vector < 256; vector++)
+        {
+            ulong expected = code.Labels["keel_interrupt_stubs"] + (ulong)(vector * InterruptStubStride);
+            if (code.Labels[$"__keel_isr_{vector}"] != expected)
+            {
+                throw new InvalidOperationException($"interrupt stub {vector} is not at its 16-byte slot");
+            }
+        }
+        return code;
+    }
+}

@@ -1,0 +1,29 @@
+namespace Keel.Kernel.Boot
+{
+    /// <summary>
+    /// The boot link table the linker fills at the start of the boot region (image/Layout.cs,
+    /// BootLinkTable: the same fields in the same order). Addresses are kernel virtual addresses except
+    /// where a name says physical.
+    /// </summary>
+    internal struct KernelLayout
+    {
+        internal ulong Entry;
+        internal ulong StackTop;
+        internal ulong TextStart, TextEnd;
+        internal ulong RodataStart, RodataEnd;
+        internal ulong DataStart, DataEnd;
+        internal ulong BssStart, ImageEnd;
+        internal ulong HeapStart, HeapEnd;
+        internal ulong ModulesStart, ModulesEnd;
+        internal ulong StackGuard, StackBottom;
+        internal ulong InterruptStackBottom, InterruptStackTop;
+
+        /// <summary>The boot region starts at 1 MiB; the kernel image's physical end follows from its virtual end.</summary>
+        internal const ulong BootRegionPhysical = 0x100000;
+        internal const ulong KernelVirtualOffset = 0xFFFFFFFF80000000;
+
+        internal ulong ImageEndPhysical => ImageEnd - KernelVirtualOffset;
+
+        internal static ulong ToPhysical(ulong kernelVirtual) => kernelVirtual - KernelVirtualOffset;
+    }
+}
