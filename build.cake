@@ -1,0 +1,194 @@
+// Keel's build entry point, run through ./build.sh (which installs the tools first):
+//   ./build.sh                          Image (the default)
+//   ./build.sh --target=Build           every project: the freestanding kernel and core library, the image tool, host projects
+//   ./build.sh --target=Image           artifacts/keel.img and artifacts/keel-pagefault.img
+//   ./build.sh --target=Run [--firmware=uefi] [--image=artifacts/keel-pagefault.img]
+//                                       boots an image with the serial console on this terminal (Ctrl-A X quits)
+//   ./build.sh --target=Test            every tests/**/*.Tests project; ends with the line "N passed, N failed"
+//   ./build.sh --target=Bench           the benchmarks in tests/Keel.Bench, report under artifacts/bench
+using System.Xml.Linq;
+
+var target = Argument("target", "Default");
+const string Configuration = "Release";
+
+var root = Context.Environment.WorkingDirectory;
+var artifacts = root.Combine("artifacts");
+
+// Folders that hold build output or version control, never a project of ours.
+bool IsSourceFolder(IFileSystemInfo entry)
+{
+    string name = entry.Path.Segments.LastOrDefault() ?? "";
+    return !(entry is IDirectory && (name is "artifacts" or "bin" or "obj" or ".git" or "node_modules" || name.StartsWith('.')));
+}
+
+IReadOnlyList<FilePath> FindProjects(string pattern) =>
+    GetFiles(root.CombineWithFilePath(pattern).FullPath, new GlobberSettings { Predicate = IsSourceFolder })
+        .OrderBy(p => p.FullPath, StringComparer.Ordinal)
+        .ToList();
+
+// Runs a command from the repository root with its output on the console; returns its exit status.
+int Execute(string tool, ProcessArgumentBuilder arguments) =>
+    StartProcess(tool, new ProcessSettings { Arguments = arguments, WorkingDirectory = root });
+
+void ExecuteOrFail(string tool, ProcessArgumentBuilder arguments)
+{
+    int status = Execute(tool, arguments);
+    if (status != 0) throw new Exception($"{tool} {arguments.RenderSafe()} failed with exit status {status}");
+}
+
+Task("Build")
+    .Description("Builds every project in Release")
+    .Does(() =>
+{
+    // One solution generated from the projects on disk: a project added anywhere is built without editing
+    // this script, and MSBuild restores and builds them all in one pass, in dependency order.
+    var projects = FindProjects("**/*.csproj");
+    var solutionFile = artifacts.CombineWithFilePath("Keel.Build.slnx");
+    EnsureDirectoryExists(artifacts);
+    var solution = new XElement("Solution",
+        projects.Select(p => new XElement("Project", new XAttribute("Path", artifacts.GetRelativePath(p).FullPath))));
+    System.IO.File.WriteAllText(solutionFile.FullPath, solution.ToString() + Environment.NewLine);
+    Information("Building {0} projects: {1}", projects.Count, string.Join(", ", projects.Select(p => p.GetFilenameWithoutExtension())));
+
+    DotNetBuild(solutionFile.FullPath, new DotNetBuildSettings
+    {
+        Configuration = Configuration,
+        NoLogo = true,
+        Verbosity = DotNetVerbosity.Minimal,
+    });
+});
+
+// Each image: the file the image tool writes and the kernel command line GRUB passes.
+var images = new (string File, string CommandLine)[]
+{
+    ("keel.img", ""),
+    // Makes the kernel fault on purpose, so the system tests can check the fault report and exit status.
+    ("keel-pagefault.img", "keel.fault=page"),
+};
+
+Task("Image")
+    .Description("Builds the bootable disk images under artifacts/")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    foreach (var image in images)
+    {
+        var arguments = new ProcessArgumentBuilder()
+            .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").Append("image")
+            .Append("--").Append("--output").AppendQuoted(artifacts.CombineWithFilePath(image.File).FullPath);
+        if (image.CommandLine.Length > 0) arguments.Append("--cmdline").AppendQuoted(image.CommandLine);
+        ExecuteOrFail("dotnet", arguments);
+    }
+});
+
+Task("Run")
+    .Description("Boots an image in QEMU with the serial console on this terminal (--firmware=bios|uefi, --image=<path>)")
+    .IsDependentOn("Image")
+    .Does(() =>
+{
+    string firmware = Argument("firmware", "bios");
+    var image = MakeAbsolute(File(Argument("image", artifacts.CombineWithFilePath("keel.img").FullPath)));
+
+    // -nographic puts the serial port and QEMU's monitor on this terminal; Ctrl-A X quits, Ctrl-A C toggles the monitor.
+    var arguments = new ProcessArgumentBuilder()
+        .Append("-nographic").Append("-no-reboot").Append("-m").Append("256M").Append("-nic").Append("none")
+        .Append("-device").Append("isa-debug-exit,iobase=0xf4,iosize=0x04")
+        // snapshot=on: the guest's writes to the disk are thrown away, so the image stays as built.
+        .Append("-drive").Append($"format=raw,file={image.FullPath},snapshot=on");
+    switch (firmware)
+    {
+        case "bios":
+            break;
+        case "uefi":
+            // OVMF writes its variable store, so it gets a fresh copy of Debian's template each run.
+            var vars = artifacts.Combine("qemu").CombineWithFilePath("OVMF_VARS_4M.fd");
+            EnsureDirectoryExists(vars.GetDirectory());
+            CopyFile("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
+            arguments.Append("-machine").Append("q35")
+                .Append("-drive").Append("if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd")
+                .Append("-drive").Append($"if=pflash,format=raw,file={vars.FullPath}");
+            break;
+        default:
+            throw new Exception($"--firmware={firmware}: expected bios or uefi");
+    }
+
+    Information("Booting {0} with {1} firmware; Ctrl-A X quits", root.GetRelativePath(image), firmware);
+    int status = Execute("qemu-system-x86_64", arguments);
+    // The kernel ends a run through isa-debug-exit: writing v to port 0xf4 makes QEMU exit with 2v+1.
+    string meaning = status switch
+    {
+        0 => "QEMU was quit",
+        33 => "the kernel shut down",
+        35 => "the kernel reported a fatal fault",
+        _ => "QEMU failed",
+    };
+    Information("QEMU exited with status {0}: {1}", status, meaning);
+    if (status is not (0 or 33)) throw new Exception($"QEMU exited with status {status} ({meaning})");
+});
+
+Task("Test")
+    .Description("Runs every test project (tests/**/*.Tests.csproj) and prints the totals")
+    .IsDependentOn("Image")
+    .Does(() =>
+{
+    var results = artifacts.Combine("test-results");
+    long passed = 0, failed = 0, skipped = 0;
+    var problems = new List<string>();
+    foreach (var project in FindProjects("tests/**/*.Tests.csproj"))
+    {
+        string name = project.GetFilenameWithoutExtension().FullPath;
+        var report = results.CombineWithFilePath(name + ".xml");
+        if (FileExists(report)) DeleteFile(report);
+
+        Information("");
+        Information("== {0}", name);
+        // Microsoft.Testing.Platform runs the project; xunit's own report gives exact counts whatever the console shows.
+        int status = Execute("dotnet", new ProcessArgumentBuilder()
+            .Append("test").Append("--project").AppendQuoted(project.FullPath).Append("-c").Append(Configuration).Append("--no-build")
+            .Append("--results-directory").AppendQuoted(results.FullPath)
+            .Append("--report-xunit-xml").Append("--report-xunit-xml-filename").Append(name + ".xml"));
+
+        if (!FileExists(report))
+        {
+            problems.Add($"{name} exited with status {status} and wrote no report");
+            continue;
+        }
+        foreach (var assembly in XDocument.Load(report.FullPath).Descendants("assembly"))
+        {
+            long Count(string attribute) => long.Parse((string)assembly.Attribute(attribute) ?? "0");
+            passed += Count("passed");
+            failed += Count("failed");
+            skipped += Count("skipped");
+            if (Count("errors") > 0) problems.Add($"{name}: {Count("errors")} errors outside any test (see its output above)");
+        }
+        if (status != 0 && !problems.Any(p => p.StartsWith(name))) problems.Add($"{name} exited with status {status}");
+    }
+
+    Information("");
+    // CI reads this line: keep its form.
+    Information(skipped > 0 ? $"{passed} passed, {failed} failed, {skipped} skipped" : $"{passed} passed, {failed} failed");
+    foreach (string problem in problems) Error(problem);
+    if (failed > 0 || problems.Count > 0) throw new Exception("tests failed");
+});
+
+Task("Bench")
+    .Description("Runs the benchmarks in tests/Keel.Bench; the report goes to artifacts/bench")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var project = root.CombineWithFilePath("tests/Keel.Bench/Keel.Bench.csproj");
+    if (!FileExists(project))
+    {
+        Warning("No benchmark project at {0}: nothing to run", root.GetRelativePath(project));
+        return;
+    }
+    var output = artifacts.Combine("bench");
+    ExecuteOrFail("dotnet", new ProcessArgumentBuilder()
+        .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").AppendQuoted(project.FullPath)
+        .Append("--").AppendQuoted(output.FullPath));
+    Information("Benchmark report: {0}", root.GetRelativePath(output));
+});
+
+Task("Default").IsDependentOn("Image");
+
+RunTarget(target);

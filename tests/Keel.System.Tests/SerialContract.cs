@@ -1,0 +1,59 @@
+using System.Text.RegularExpressions;
+
+namespace Keel.System.Tests;
+
+/// <summary>
+/// The lines the kernel promises to print on its serial console, in the order it prints them.
+/// Addresses are hexadecimal with a 0x prefix.
+/// </summary>
+internal static partial class SerialContract
+{
+    /// <summary>How long firmware, GRUB and the kernel may take to reach the first kernel line under TCG on a loaded machine.</summary>
+    public static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(120);
+
+    /// <summary>How long any later line may take: each comes within seconds, the rest is margin for a busy host.</summary>
+    public static readonly TimeSpan LineTimeout = TimeSpan.FromSeconds(60);
+
+    [GeneratedRegex(@"^Keel (?<version>\d+\.\d+\.\d+\S*) \(x86-64\)$")]
+    public static partial Regex Banner();
+
+    [GeneratedRegex(@"^boot: loader ""(?<loader>[^""]*)"" command line ""(?<cmdline>[^""]*)""$")]
+    public static partial Regex Boot();
+
+    [GeneratedRegex(@"^memory: (?<mib>\d+) MiB usable in (?<ranges>\d+) ranges; kernel image (?<start>0x[0-9a-fA-F]+)-(?<end>0x[0-9a-fA-F]+)")]
+    public static partial Regex Memory();
+
+    [GeneratedRegex(@"^module: symbols (?<start>0x[0-9a-fA-F]+)-(?<end>0x[0-9a-fA-F]+) \((?<kib>\d+) KiB\)$")]
+    public static partial Regex SymbolsModule();
+
+    [GeneratedRegex(@"^timer: local APIC (?<rate>\d+) ticks per ms \(calibrated against the PIT\), periodic at 100 Hz$")]
+    public static partial Regex TimerCalibrated();
+
+    [GeneratedRegex(@"^timer: (?<ticks>\d+) ticks in (?<ms>\d+) ms by the TSC$")]
+    public static partial Regex TimerTicks();
+
+    [GeneratedRegex(@"^clock: (?<when>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC$")]
+    public static partial Regex Clock();
+
+    [GeneratedRegex(@"^keel: ready$")]
+    public static partial Regex Ready();
+
+    [GeneratedRegex(@"KERNEL FAULT: #PF page fault \(vector 14\)")]
+    public static partial Regex PageFault();
+
+    [GeneratedRegex(@"cr2 0x00000000deadb000")]
+    public static partial Regex FaultAddress();
+
+    [GeneratedRegex(@"^rip 0x[0-9a-fA-F]+")]
+    public static partial Regex FaultRip();
+
+    [GeneratedRegex(@"^bytes at rip:")]
+    public static partial Regex FaultBytes();
+
+    /// <summary>QEMU's exit status when the kernel writes 0x11 to isa-debug-exit after a fatal fault: (0x11 &lt;&lt; 1) | 1.</summary>
+    public const int FatalFaultExitStatus = 35;
+
+    public static ulong Hex(Group group) => Convert.ToUInt64(group.Value, 16);
+
+    public static long Number(Group group) => long.Parse(group.Value, global::System.Globalization.CultureInfo.InvariantCulture);
+}
