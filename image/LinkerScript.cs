@@ -34,6 +34,9 @@ public static class LinkerScript
         foreach (var symbol in Layout.BootLinkTable) s.AppendLine($"    QUAD({symbol})");
         s.AppendLine("    KEEP(*(.keelboot))");
         s.AppendLine("  } :boot");
+        s.AppendLine("  /* The boot stub's page tables: part of the loaded image, so the loader puts nothing there. */");
+        s.AppendLine($"  .boottables {Hex(Layout.BootTables)} (NOLOAD) : AT({Hex(Layout.BootTables)})");
+        s.AppendLine($"  {{ . += {Hex((ulong)Layout.BootTablePages * 4096)}; }} :boot");
         s.AppendLine();
         s.AppendLine($"  . = {Hex(Layout.KernelVirtualOffset + Layout.KernelPhysical)};");
         s.AppendLine("  __keel_text_start = .;");

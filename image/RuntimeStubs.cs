@@ -46,7 +46,8 @@ public static class RuntimeStubs
             new MemoryOperand(Register.RIP, (long)(AssemblyBase - LinkTableBytes) + 8 * Array.IndexOf(Layout.StubLinkTable, name));
 
         var common = a.CreateLabel();
-        Label table = default;
+        // Created now because keel_interrupt_stubs_address refers to it before the stubs are emitted.
+        var table = a.CreateLabel("keel_interrupt_stubs");
 
         // Common path. On entry the stack holds, from the top: vector, error code, and the CPU's frame
         // (rip, cs, rflags, rsp, ss), which the CPU aligned to 16 bytes first (SDM 3A, 6.14.2). After 15
@@ -183,11 +184,15 @@ public static class RuntimeStubs
         // stub has the same size (checked below).
         for (int vector = 0; vector < 256; vector++)
         {
-            var stub = Mark($"__keel_isr_{vector}");
             if (vector == 0)
             {
-                table = stub;
-                labels["keel_interrupt_stubs"] = stub;
+                a.Label(ref table);
+                labels["keel_interrupt_stubs"] = table;
+                labels["__keel_isr_0"] = table;
+            }
+            else
+            {
+                Mark($"__keel_isr_{vector}");
             }
             bool pushesZero = !VectorsWithErrorCode.Contains(vector);
             if (pushesZero) a.push(0);

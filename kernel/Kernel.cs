@@ -1,28 +1,212 @@
+using System;
 using System.Runtime;
+using Internal.Runtime;
+using Internal.Runtime.CompilerHelpers;
+using Keel.Kernel.Arch.X64;
 using Keel.Kernel.Boot;
 using Keel.Kernel.Devices;
 using Keel.Kernel.Diagnostics;
+using Keel.Kernel.Memory;
+using Keel.Kernel.Time;
 
 namespace Keel.Kernel
 {
+    /// <summary>The kernel's entry points: start-up, the interrupt dispatcher and the fatal-error sink.</summary>
     internal static unsafe class Kernel
     {
+        internal const string Version = "0.1.0";
+
+        private static FrameAllocator s_frames;
+
+        /// <summary>
+        /// Entered from the boot stub in long mode, interrupts off, on the kernel stack, with the boot
+        /// stub's page tables (first 4 GiB identity-mapped and direct-mapped, kernel at -2 GiB).
+        /// </summary>
         [RuntimeExport("keel_main")]
-        private static void Main(uint multibootInfoPhysical, KernelLayout* layout)
+        private static void Main(uint multibootInfoPhysical, KernelLayout* bootLayout)
         {
             Serial.Initialize();
-            Console.WriteLine("Keel hello");
-            Arch.X64.Native.OutDword(0xF4, 0x10);
+            KernelLayout layout = *bootLayout;
+            Heap.Donate((byte*)layout.HeapStart, (nuint)(layout.HeapEnd - layout.HeapStart));
+            StartupCodeHelpers.InitializeModules((nint*)layout.ModulesStart, (nint*)layout.ModulesEnd);
+
+            Console.Write("Keel ");
+            Console.Write(Version);
+            Console.WriteLine(" (x86-64)");
+
+            ReadOnlySpan<byte> infoBytes = new ReadOnlySpan<byte>(DirectMap.Pointer(multibootInfoPhysical), *(int*)DirectMap.Pointer(multibootInfoPhysical));
+            Multiboot2Error error = Multiboot2Info.Parse(infoBytes, out Multiboot2Info boot);
+            if (error != Multiboot2Error.None) Panic("the Multiboot2 information is malformed", (ulong)error);
+            Console.Write("boot: loader \"");
+            Console.Write(boot.LoaderName);
+            Console.Write("\" command line \"");
+            Console.Write(boot.CommandLine);
+            Console.WriteLine("\"");
+
+            s_frames = BuildFrameAllocator(boot, layout, multibootInfoPhysical);
+            Console.Write("memory: ");
+            Console.Decimal(boot.UsableBytes / (1024 * 1024));
+            Console.Write(" MiB usable in ");
+            Console.Decimal((ulong)boot.UsableRegionCount);
+            Console.Write(" ranges; kernel image ");
+            Console.Hex(KernelLayout.BootRegionPhysical, 8);
+            Console.Write('-');
+            Console.Hex(layout.ImageEndPhysical, 8);
+            Console.Write("; ");
+            Console.Decimal(s_frames.FreeFrames * FrameAllocator.FrameSize / (1024 * 1024));
+            Console.WriteLine(" MiB free");
+
+            for (int i = 0; i < boot.Modules.Length; i++)
+            {
+                BootModule module = boot.Modules[i];
+                Console.Write("module: ");
+                Console.Write(module.Name);
+                Console.Write(' ');
+                Console.Hex(module.Start, 8);
+                Console.Write('-');
+                Console.Hex(module.End, 8);
+                Console.Write(" (");
+                Console.Decimal((module.End - module.Start + 1023) / 1024);
+                Console.WriteLine(" KiB)");
+                if (module.Name == "symbols" && module.End > module.Start)
+                {
+                    FaultReport.Symbols = SymbolMap.Parse(new ReadOnlySpan<byte>(DirectMap.Pointer(module.Start), (int)(module.End - module.Start)));
+                }
+            }
+
+            ulong apicPhysical = LocalApic.PhysicalBase;
+            if (!KernelAddressSpace.TryBuildAndSwitch(s_frames, layout, boot.HighestUsableAddress, apicPhysical))
+            {
+                Panic("cannot build the kernel page tables", 0);
+            }
+            ulong idtPage = 0;
+            if (!s_frames.TryAllocate(out ulong gdtPage) || !s_frames.TryAllocate(out idtPage))
+            {
+                Panic("no frames for the descriptor tables", 0);
+            }
+            DescriptorTables.Load(DirectMap.Pointer(gdtPage), DirectMap.Pointer(idtPage), layout.StackTop, layout.InterruptStackTop);
+
+            Pic.RemapAndMask();
+            LocalApic.Enable(DirectMap.Offset + apicPhysical);
+            Timer.Calibrate();
+            Timer.StartPeriodic();
+            Console.Write("timer: local APIC ");
+            Console.Decimal(Timer.ApicCountsPerMillisecond);
+            Console.Write(" ticks per ms (calibrated against the PIT), periodic at ");
+            Console.Decimal(Timer.Hertz);
+            Console.WriteLine(" Hz");
+            MeasureTicks(1000);
+
+            RtcRegisters raw = Cmos.ReadClock();
+            if (DateTimeParts.TryDecode(raw, out DateTimeParts now))
+            {
+                Console.Write("clock: ");
+                Console.PaddedDecimal((ulong)now.Year, 4); Console.Write('-');
+                Console.PaddedDecimal((ulong)now.Month, 2); Console.Write('-');
+                Console.PaddedDecimal((ulong)now.Day, 2); Console.Write(' ');
+                Console.PaddedDecimal((ulong)now.Hour, 2); Console.Write(':');
+                Console.PaddedDecimal((ulong)now.Minute, 2); Console.Write(':');
+                Console.PaddedDecimal((ulong)now.Second, 2);
+                Console.WriteLine(" UTC");
+            }
+            else
+            {
+                Console.WriteLine("clock: the CMOS clock holds an invalid date");
+            }
+
+            if (CommandLine.TryGet(boot.CommandLine, "keel.fault", out string fault)) DeliberateFault(fault);
+
+            Console.WriteLine("keel: ready");
+            while (true) Native.WaitForInterrupt();
+        }
+
+        /// <summary>
+        /// keel.fault=page writes to an unmapped address; keel.fault=throw throws an exception nothing
+        /// catches. Both prove that failures produce a readable report and a failure exit status.
+        /// </summary>
+        private static void DeliberateFault(string kind)
+        {
+            if (kind == "page")
+            {
+                Console.WriteLine("keel: keel.fault=page: writing to unmapped address 0xdeadb000");
+                *(ulong*)0xDEADB000 = 1;
+            }
+            else if (kind == "throw")
+            {
+                Console.WriteLine("keel: keel.fault=throw: throwing an exception nothing catches");
+                throw new InvalidOperationException("deliberate exception from keel.fault=throw");
+            }
+            else
+            {
+                Console.Write("keel: unknown keel.fault value \"");
+                Console.Write(kind);
+                Console.WriteLine("\" (known: page, throw)");
+            }
+        }
+
+        /// <summary>Counts timer interrupts over a TSC-measured interval, to show the tick rate is right.</summary>
+        private static void MeasureTicks(ulong milliseconds)
+        {
+            ulong tscStart = Native.ReadTimestampCounter();
+            ulong ticksStart = Timer.Ticks;
+            while (Timer.MillisecondsSince(tscStart) < milliseconds) Native.WaitForInterrupt();
+            ulong ticks = Timer.Ticks - ticksStart;
+            ulong elapsed = Timer.MillisecondsSince(tscStart);
+            Native.DisableInterrupts();
+            Console.Write("timer: ");
+            Console.Decimal(ticks);
+            Console.Write(" ticks in ");
+            Console.Decimal(elapsed);
+            Console.WriteLine(" ms by the TSC");
+            Native.EnableInterrupts();
+        }
+
+        private static FrameAllocator BuildFrameAllocator(Multiboot2Info boot, in KernelLayout layout, ulong multibootInfoPhysical)
+        {
+            var frames = new FrameAllocator(boot.HighestUsableAddress);
+            for (int i = 0; i < boot.Regions.Length; i++)
+            {
+                if (boot.Regions[i].Kind == MemoryKind.Usable) frames.AddUsable(boot.Regions[i].Base, boot.Regions[i].Length);
+            }
+            // Frame 0 holds the real-mode interrupt table and BIOS data: never handed out.
+            frames.Reserve(0, FrameAllocator.FrameSize);
+            frames.Reserve(KernelLayout.BootRegionPhysical, layout.ImageEndPhysical - KernelLayout.BootRegionPhysical);
+            frames.Reserve(multibootInfoPhysical, (ulong)boot.TotalSize);
+            for (int i = 0; i < boot.Modules.Length; i++)
+            {
+                frames.Reserve(boot.Modules[i].Start, boot.Modules[i].End - boot.Modules[i].Start);
+            }
+            return frames;
+        }
+
+        private static void Panic(string what, ulong detail)
+        {
+            Console.Write("*** PANIC: ");
+            Console.Write(what);
+            Console.Write(" (");
+            Console.Hex(detail);
+            Console.WriteLine(")");
+            Machine.Stop(ExitStatus.Failure);
         }
 
         [RuntimeExport("keel_interrupt")]
-        private static void Interrupt(void* frame)
+        private static void Interrupt(InterruptFrame* frame)
         {
+            if (frame->Vector < 32)
+            {
+                FaultReport.CpuException(frame);
+            }
+            else if (frame->Vector == Timer.Vector)
+            {
+                Timer.Tick();
+            }
+            else if (frame->Vector != LocalApic.SpuriousInterruptVector)
+            {
+                LocalApic.EndOfInterrupt();
+            }
         }
 
         [RuntimeExport("keel_fatal")]
-        private static void Fatal(Internal.Runtime.FatalReport* report)
-        {
-        }
+        private static void Fatal(FatalReport* report) => FaultReport.UnhandledException(report);
     }
 }

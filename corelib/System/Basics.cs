@@ -275,5 +275,31 @@ namespace System
         public static ulong Max(ulong a, ulong b) => a > b ? a : b;
         public static int Abs(int value) => value < 0 ? -value : value;
         public static long Abs(long value) => value < 0 ? -value : value;
+
+        // Checked floating-point to integer conversions the JIT calls for conv.ovf on doubles. NaN and
+        // out-of-range values overflow (ECMA-335 III.3.19).
+        internal static int ConvertToInt32Checked(double value)
+        {
+            if (!(value > -2147483649.0 && value < 2147483648.0)) throw new OverflowException();
+            return (int)value;
+        }
+
+        internal static uint ConvertToUInt32Checked(double value)
+        {
+            if (!(value > -1.0 && value < 4294967296.0)) throw new OverflowException();
+            return (uint)value;
+        }
+
+        internal static long ConvertToInt64Checked(double value)
+        {
+            if (!(value >= -9223372036854775808.0 && value < 9223372036854775808.0)) throw new OverflowException();
+            return (long)value;
+        }
+
+        internal static ulong ConvertToUInt64Checked(double value)
+        {
+            if (!(value > -1.0 && value < 18446744073709551616.0)) throw new OverflowException();
+            return (ulong)value;
+        }
     }
 }

@@ -271,9 +271,12 @@ namespace System
     /// <summary>Extension methods over spans, the subset the project uses.</summary>
     public static class MemoryExtensions
     {
-        public static ReadOnlySpan<char> AsSpan(this string text) => text;
+        // C# 14 lowers the built-in string-to-span conversion to this method, so it must not use that
+        // conversion itself.
+        public static ReadOnlySpan<char> AsSpan(this string text) =>
+            text is null ? default : new ReadOnlySpan<char>(ref text.GetRawStringData(), text.Length);
 
-        public static ReadOnlySpan<char> AsSpan(this string text, int start) => ((ReadOnlySpan<char>)text).Slice(start);
+        public static ReadOnlySpan<char> AsSpan(this string text, int start) => AsSpan(text).Slice(start);
 
         public static Span<T> AsSpan<T>(this T[] array) => new Span<T>(array);
 

@@ -32,8 +32,7 @@ namespace System
 
         internal ref char GetRawStringData() => ref _firstChar;
 
-        public static implicit operator ReadOnlySpan<char>(string value) =>
-            value is null ? default : new ReadOnlySpan<char>(ref value._firstChar, value._stringLength);
+        public static implicit operator ReadOnlySpan<char>(string value) => value.AsSpan();
 
         internal static unsafe string FastAllocateString(int length)
         {
@@ -47,19 +46,19 @@ namespace System
         public extern unsafe String(char* value, int startIndex, int length);
         public extern String(ReadOnlySpan<char> value);
 
-        private string Ctor(char c, int count)
+        private static string Ctor(char c, int count)
         {
             string result = FastAllocateString(count);
             for (int i = 0; i < count; i++) Unsafe.Add(ref result._firstChar, i) = c;
             return result;
         }
 
-        private unsafe string Ctor(char* value, int startIndex, int length)
+        private static unsafe string Ctor(char* value, int startIndex, int length)
         {
             return Ctor(new ReadOnlySpan<char>(value + startIndex, length));
         }
 
-        private string Ctor(ReadOnlySpan<char> value)
+        private static string Ctor(ReadOnlySpan<char> value)
         {
             string result = FastAllocateString(value.Length);
             value.CopyTo(new Span<char>(ref result._firstChar, value.Length));

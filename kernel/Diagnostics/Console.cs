@@ -28,6 +28,8 @@ namespace Keel.Kernel.Diagnostics
 
         internal static void WriteLine() => Put((byte)'\n');
 
+        internal static void Write(char c) => Put((byte)c);
+
         internal static void Decimal(ulong value)
         {
             Span<byte> buffer = stackalloc byte[20];

@@ -1,0 +1,176 @@
+using System;
+using Keel.Kernel.Arch.X64;
+using Keel.Kernel.Memory;
+
+namespace Keel.Kernel.Diagnostics
+{
+    /// <summary>
+    /// Prints what a person needs to understand a kernel fault or an unhandled exception: what happened,
+    /// where (address and symbol), the registers, and the code bytes at the faulting address; then stops
+    /// the machine with a failure status. Allocation-free, since the heap may be the problem.
+    /// </summary>
+    internal static unsafe class FaultReport
+    {
+        internal static SymbolMap Symbols;
+
+        // Exception names (Intel SDM vol. 3A, table 6-1).
+        private static string Name(ulong vector) => vector switch
+        {
+            0 => "#DE divide error",
+            1 => "#DB debug",
+            2 => "NMI",
+            3 => "#BP breakpoint",
+            4 => "#OF overflow",
+            5 => "#BR bound range exceeded",
+            6 => "#UD invalid opcode",
+            7 => "#NM device not available",
+            8 => "#DF double fault",
+            10 => "#TS invalid TSS",
+            11 => "#NP segment not present",
+            12 => "#SS stack-segment fault",
+            13 => "#GP general protection",
+            14 => "#PF page fault",
+            16 => "#MF x87 floating-point error",
+            17 => "#AC alignment check",
+            18 => "#MC machine check",
+            19 => "#XM SIMD floating-point exception",
+            20 => "#VE virtualization exception",
+            21 => "#CP control protection",
+            _ => "reserved exception",
+        };
+
+        internal static void CpuException(InterruptFrame* frame)
+        {
+            Console.WriteLine();
+            Console.Write("*** KERNEL FAULT: ");
+            Console.Write(Name(frame->Vector));
+            Console.Write(" (vector ");
+            Console.Decimal(frame->Vector);
+            Console.Write("), error code ");
+            Console.Hex(frame->ErrorCode, 4);
+            if (frame->Vector == 14) DescribePageFault(frame->ErrorCode);
+            Console.WriteLine();
+
+            Console.Write("rip ");
+            Console.Hex(frame->Rip);
+            Console.Write(' ');
+            WriteSymbol(frame->Rip);
+            Console.WriteLine();
+            Console.Write("cr2 ");
+            Console.Hex(Native.ReadCr2());
+            Console.Write("  cr3 ");
+            Console.Hex(Native.ReadCr3());
+            Console.Write("  cs ");
+            Console.Hex(frame->Cs, 4);
+            Console.Write("  ss ");
+            Console.Hex(frame->Ss, 4);
+            Console.Write("  rflags ");
+            Console.Hex(frame->Rflags, 8);
+            Console.WriteLine();
+            Register("rax", frame->Rax); Register("rbx", frame->Rbx); Register("rcx", frame->Rcx); Register("rdx", frame->Rdx); Console.WriteLine();
+            Register("rsi", frame->Rsi); Register("rdi", frame->Rdi); Register("rbp", frame->Rbp); Register("rsp", frame->Rsp); Console.WriteLine();
+            Register("r8 ", frame->R8); Register("r9 ", frame->R9); Register("r10", frame->R10); Register("r11", frame->R11); Console.WriteLine();
+            Register("r12", frame->R12); Register("r13", frame->R13); Register("r14", frame->R14); Register("r15", frame->R15); Console.WriteLine();
+            CodeBytes(frame->Rip);
+            StopWithFailure();
+        }
+
+        internal static void UnhandledException(Internal.Runtime.FatalReport* report)
+        {
+            Console.WriteLine();
+            Console.Write("*** UNHANDLED EXCEPTION");
+            if (report->ExceptionType != null)
+            {
+                Console.Write(": ");
+                if (Symbols != null && Symbols.TryFind((ulong)report->ExceptionType, out ReadOnlySpan<byte> symbol, out ulong offset) && offset == 0)
+                {
+                    Span<byte> name = stackalloc byte[128];
+                    Console.Write(name.Slice(0, SymbolMap.ReadableTypeName(symbol, name)));
+                }
+                else
+                {
+                    Console.Write("type at ");
+                    Console.Hex((ulong)report->ExceptionType);
+                }
+            }
+            Console.WriteLine();
+            Console.Write("message: ");
+            for (int i = 0; i < report->MessageLength; i++)
+            {
+                char c = report->Message[i];
+                Console.Write(c < 0x80 ? c : '?');
+            }
+            Console.WriteLine();
+            if (report->ThrowSite != 0)
+            {
+                Console.Write("thrown at ");
+                Console.Hex(report->ThrowSite);
+                Console.Write(' ');
+                WriteSymbol(report->ThrowSite);
+                Console.Write("  rsp ");
+                Console.Hex(report->StackPointer);
+                Console.WriteLine();
+            }
+            StopWithFailure();
+        }
+
+        private static void StopWithFailure()
+        {
+            Console.WriteLine("*** stopping the machine");
+            Machine.Stop(ExitStatus.Failure);
+        }
+
+        // Page-fault error code bits (SDM 3A, figure 4-12): P, W/R, U/S, RSVD, I/D.
+        private static void DescribePageFault(ulong error)
+        {
+            Console.Write((error & 1) != 0 ? " [protection violation" : " [not present");
+            Console.Write((error & 2) != 0 ? ", write" : ", read");
+            Console.Write((error & 4) != 0 ? ", user" : ", supervisor");
+            if ((error & 8) != 0) Console.Write(", reserved bit set");
+            if ((error & 16) != 0) Console.Write(", instruction fetch");
+            Console.Write("]");
+        }
+
+        private static void Register(string name, ulong value)
+        {
+            Console.Write(name);
+            Console.Write(' ');
+            Console.Hex(value);
+            Console.Write("  ");
+        }
+
+        private static void WriteSymbol(ulong address)
+        {
+            if (Symbols != null && Symbols.TryFind(address, out ReadOnlySpan<byte> name, out ulong offset))
+            {
+                Console.Write('<');
+                Console.Write(name);
+                Console.Write('+');
+                Console.Hex(offset, 4);
+                Console.Write('>');
+            }
+            else
+            {
+                Console.Write("<no symbol>");
+            }
+        }
+
+        /// <summary>The 16 bytes at the faulting address, if both pages they span are mapped.</summary>
+        private static void CodeBytes(ulong rip)
+        {
+            Console.Write("bytes at rip:");
+            var space = KernelAddressSpace.Current;
+            if (space == null || !space.Translate(rip, out _, out _) || !space.Translate(rip + 15, out _, out _))
+            {
+                Console.WriteLine(" (not mapped)");
+                return;
+            }
+            for (ulong i = 0; i < 16; i++)
+            {
+                Console.Write(' ');
+                Console.HexByte(*(byte*)(rip + i));
+            }
+            Console.WriteLine();
+        }
+    }
+}

@@ -1,0 +1,44 @@
+namespace Keel.Kernel.Time
+{
+    /// <summary>The raw CMOS real-time-clock registers, as read (MC146818 data sheet; register B says the format).</summary>
+    public struct RtcRegisters
+    {
+        public byte Seconds, Minutes, Hours, Day, Month, Year, Century, StatusB;
+    }
+
+    /// <summary>A calendar date and time of day (UTC: QEMU and most firmware keep the RTC in UTC).</summary>
+    public struct DateTimeParts
+    {
+        public int Year, Month, Day, Hour, Minute, Second;
+
+        /// <summary>
+        /// Decodes RTC registers. Status B bit 2 set means binary values (else BCD); bit 1 set means a 24-hour
+        /// clock (else 12-hour, with bit 7 of the hour as PM). A zero century register means "not provided",
+        /// and the 21st century is assumed. False if any field is out of range.
+        /// </summary>
+        public static bool TryDecode(RtcRegisters r, out DateTimeParts time)
+        {
+            bool binary = (r.StatusB & 0x04) != 0;
+            bool twentyFourHour = (r.StatusB & 0x02) != 0;
+            bool pm = (r.Hours & 0x80) != 0;
+            time = default;
+            time.Second = Value(r.Seconds, binary);
+            time.Minute = Value(r.Minutes, binary);
+            time.Hour = Value((byte)(r.Hours & 0x7F), binary);
+            time.Day = Value(r.Day, binary);
+            time.Month = Value(r.Month, binary);
+            int century = r.Century == 0 ? 20 : Value(r.Century, binary);
+            time.Year = century * 100 + Value(r.Year, binary);
+            if (!twentyFourHour)
+            {
+                // 12-hour clock: 12 AM is hour 0, 12 PM is hour 12.
+                time.Hour %= 12;
+                if (pm) time.Hour += 12;
+            }
+            return time.Second < 60 && time.Minute < 60 && time.Hour < 24 &&
+                   time.Day >= 1 && time.Day <= 31 && time.Month >= 1 && time.Month <= 12 && time.Year >= 1900;
+        }
+
+        private static int Value(byte raw, bool binary) => binary ? raw : (raw >> 4) * 10 + (raw & 0x0F);
+    }
+}
