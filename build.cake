@@ -153,20 +153,27 @@ Task("Test")
             problems.Add($"{name} exited with status {status} and wrote no report");
             continue;
         }
+        long projectFailed = 0, projectErrors = 0;
         foreach (var assembly in XDocument.Load(report.FullPath).Descendants("assembly"))
         {
             long Count(string attribute) => long.Parse((string)assembly.Attribute(attribute) ?? "0");
             passed += Count("passed");
-            failed += Count("failed");
+            projectFailed += Count("failed");
             skipped += Count("skipped");
-            if (Count("errors") > 0) problems.Add($"{name}: {Count("errors")} errors outside any test (see its output above)");
+            projectErrors += Count("errors");
         }
-        if (status != 0 && !problems.Any(p => p.StartsWith(name))) problems.Add($"{name} exited with status {status}");
+        failed += projectFailed;
+        if (projectErrors > 0) problems.Add($"{name}: {projectErrors} errors outside any test (see its output above)");
+        // A failing status with no failed test means the run itself went wrong (no tests found, a crash, ...).
+        if (status != 0 && projectFailed == 0 && projectErrors == 0)
+        {
+            problems.Add($"{name} exited with status {status} (see https://aka.ms/testingplatform/exitcodes)");
+        }
     }
 
-    Information("");
-    // CI reads this line: keep its form.
-    Information(skipped > 0 ? $"{passed} passed, {failed} failed, {skipped} skipped" : $"{passed} passed, {failed} failed");
+    // CI reads this line, so it is written plainly, alone on its line, in exactly this form.
+    Console.WriteLine();
+    Console.WriteLine(skipped > 0 ? $"{passed} passed, {failed} failed, {skipped} skipped" : $"{passed} passed, {failed} failed");
     foreach (string problem in problems) Error(problem);
     if (failed > 0 || problems.Count > 0) throw new Exception("tests failed");
 });

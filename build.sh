@@ -31,6 +31,11 @@ else
     echo "build.sh: not a Debian system; make sure these (or their equivalents) are installed: ${packages[*]}" >&2
 fi
 
+# Cake colours its output even into a pipe; a CI log, and the summary line CI reads, should be plain text.
+if [[ ! -t 1 ]]; then
+    export NO_COLOR=1
+fi
+
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # Quiet when the tools are already restored; the full output only when restoring fails.

@@ -9,59 +9,54 @@ namespace Keel.System.Tests;
 public sealed class BootTests
 {
     [Fact]
-    public async Task The_image_boots_under_SeaBIOS_and_prints_the_banner_memory_modules_timer_and_clock()
-    {
-        CancellationToken cancel = TestContext.Current.CancellationToken;
-        using var qemu = QemuMachine.Start(new QemuOptions(RepositoryRoot.Artifact("keel.img")));
+    public Task The_image_boots_under_SeaBIOS_and_prints_the_banner_memory_modules_timer_and_clock() =>
+        Machine.BootAsync(Machine.Image("keel.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
 
-        await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
+            var boot = (await qemu.WaitForLineAsync(Boot(), LineTimeout, cancel)).Match;
+            Assert.StartsWith("GRUB", boot.Groups["loader"].Value);
 
-        var boot = (await qemu.WaitForLineAsync(Boot(), LineTimeout, cancel)).Match;
-        Assert.StartsWith("GRUB", boot.Groups["loader"].Value);
+            var memory = (await qemu.WaitForLineAsync(Memory(), LineTimeout, cancel)).Match;
+            Assert.InRange(Number(memory.Groups["mib"]), 1, 256);
+            Assert.True(Number(memory.Groups["ranges"]) > 0, "no usable memory ranges");
+            Assert.True(Hex(memory.Groups["start"]) < Hex(memory.Groups["end"]), "the kernel image ends before it starts");
 
-        var memory = (await qemu.WaitForLineAsync(Memory(), LineTimeout, cancel)).Match;
-        Assert.InRange(Number(memory.Groups["mib"]), 1, 256);
-        Assert.True(Number(memory.Groups["ranges"]) > 0, "no usable memory ranges");
-        Assert.True(Hex(memory.Groups["start"]) < Hex(memory.Groups["end"]), "the kernel image ends before it starts");
+            var symbols = (await qemu.WaitForLineAsync(SymbolsModule(), LineTimeout, cancel)).Match;
+            Assert.True(Hex(symbols.Groups["start"]) < Hex(symbols.Groups["end"]), "the symbols module ends before it starts");
+            Assert.True(Number(symbols.Groups["kib"]) > 0, "the symbols module is empty");
 
-        var symbols = (await qemu.WaitForLineAsync(SymbolsModule(), LineTimeout, cancel)).Match;
-        Assert.True(Hex(symbols.Groups["start"]) < Hex(symbols.Groups["end"]), "the symbols module ends before it starts");
-        Assert.True(Number(symbols.Groups["kib"]) > 0, "the symbols module is empty");
+            var calibration = (await qemu.WaitForLineAsync(TimerCalibrated(), LineTimeout, cancel)).Match;
+            Assert.True(Number(calibration.Groups["rate"]) > 0, "the local APIC timer does not count");
 
-        var calibration = (await qemu.WaitForLineAsync(TimerCalibrated(), LineTimeout, cancel)).Match;
-        Assert.True(Number(calibration.Groups["rate"]) > 0, "the local APIC timer does not count");
+            // 100 Hz nominal; QEMU's software emulation on a busy host stretches and squeezes time, hence the wide band.
+            var ticks = (await qemu.WaitForLineAsync(TimerTicks(), LineTimeout, cancel)).Match;
+            long milliseconds = Number(ticks.Groups["ms"]);
+            Assert.True(milliseconds > 0, "the TSC measured no time");
+            Assert.InRange(Number(ticks.Groups["ticks"]) * 1000.0 / milliseconds, 50.0, 150.0);
 
-        // 100 Hz nominal; QEMU's software emulation on a busy host stretches and squeezes time, hence the wide band.
-        var ticks = (await qemu.WaitForLineAsync(TimerTicks(), LineTimeout, cancel)).Match;
-        long milliseconds = Number(ticks.Groups["ms"]);
-        Assert.True(milliseconds > 0, "the TSC measured no time");
-        Assert.InRange(Number(ticks.Groups["ticks"]) * 1000.0 / milliseconds, 50.0, 150.0);
+            // QEMU's RTC starts from the host's clock in UTC, so the kernel's date is the host's give or take midnight.
+            var clock = (await qemu.WaitForLineAsync(Clock(), LineTimeout, cancel)).Match;
+            DateTime machine = DateTime.ParseExact(clock.Groups["when"].Value, "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+            Assert.InRange((machine.Date - DateTime.UtcNow.Date).TotalDays, -1, 1);
 
-        // QEMU's RTC starts from the host's clock in UTC, so the kernel's date is the host's give or take midnight.
-        var clock = (await qemu.WaitForLineAsync(Clock(), LineTimeout, cancel)).Match;
-        DateTime machine = DateTime.ParseExact(clock.Groups["when"].Value, "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
-        Assert.InRange((machine.Date - DateTime.UtcNow.Date).TotalDays, -1, 1);
-
-        await qemu.WaitForLineAsync(Ready(), LineTimeout, cancel);
-    }
-
-    [Fact]
-    public async Task The_same_image_boots_under_OVMF_on_a_q35_machine_to_ready()
-    {
-        CancellationToken cancel = TestContext.Current.CancellationToken;
-        using var qemu = QemuMachine.Start(new QemuOptions(RepositoryRoot.Artifact("keel.img")) { Firmware = Firmware.Uefi });
-
-        await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
-        await qemu.WaitForLineAsync(Ready(), LineTimeout, cancel);
-    }
+            await qemu.WaitForLineAsync(Ready(), LineTimeout, cancel);
+        });
 
     [Fact]
-    public async Task The_image_also_boots_from_a_CD_drive_under_SeaBIOS_to_ready()
-    {
-        CancellationToken cancel = TestContext.Current.CancellationToken;
-        using var qemu = QemuMachine.Start(new QemuOptions(RepositoryRoot.Artifact("keel.img")) { Drive = BootDrive.CdRom });
+    public Task The_same_image_boots_under_OVMF_on_a_q35_machine_to_ready() =>
+        Machine.BootAsync(Machine.Image("keel.img") with { Firmware = Firmware.Uefi }, async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
+            await qemu.WaitForLineAsync(Ready(), LineTimeout, cancel);
+        });
 
-        await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
-        await qemu.WaitForLineAsync(Ready(), LineTimeout, cancel);
-    }
+    [Fact]
+    public Task The_image_also_boots_from_a_CD_drive_under_SeaBIOS_to_ready() =>
+        Machine.BootAsync(Machine.Image("keel.img") with { Drive = BootDrive.CdRom }, async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
+            await qemu.WaitForLineAsync(Ready(), LineTimeout, cancel);
+        });
 }

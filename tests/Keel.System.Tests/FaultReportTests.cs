@@ -1,4 +1,3 @@
-using Keel.Testing.Qemu;
 using Xunit;
 using static Keel.System.Tests.SerialContract;
 
@@ -10,23 +9,20 @@ public sealed class FaultReportTests
     private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public async Task A_kernel_page_fault_prints_the_fault_report_and_exits_QEMU_with_status_35()
-    {
-        CancellationToken cancel = TestContext.Current.CancellationToken;
-        using var qemu = QemuMachine.Start(new QemuOptions(RepositoryRoot.Artifact("keel-pagefault.img")));
+    public Task A_kernel_page_fault_prints_the_fault_report_and_exits_QEMU_with_status_35() =>
+        Machine.BootAsync(Machine.Image("keel-pagefault.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
+            var boot = (await qemu.WaitForLineAsync(Boot(), LineTimeout, cancel)).Match;
+            Assert.Contains("keel.fault=page", boot.Groups["cmdline"].Value);
 
-        await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
-        var boot = (await qemu.WaitForLineAsync(Boot(), LineTimeout, cancel)).Match;
-        Assert.Contains("keel.fault=page", boot.Groups["cmdline"].Value);
+            await qemu.WaitForLineAsync(PageFault(), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(FaultAddress(), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(FaultRip(), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(FaultBytes(), LineTimeout, cancel);
 
-        await qemu.WaitForLineAsync(PageFault(), LineTimeout, cancel);
-        await qemu.WaitForLineAsync(FaultAddress(), LineTimeout, cancel);
-        await qemu.WaitForLineAsync(FaultRip(), LineTimeout, cancel);
-        await qemu.WaitForLineAsync(FaultBytes(), LineTimeout, cancel);
-
-        int status = await qemu.WaitForExitAsync(ExitTimeout, cancel);
-        Assert.True(status == FatalFaultExitStatus, $"QEMU exited with status {status}, expected {FatalFaultExitStatus}.\n{qemu.Transcript}");
-        // The fault is injected right after the clock line, so the kernel must never have reported itself ready.
-        Assert.DoesNotContain("keel: ready", qemu.Transcript);
-    }
+            Assert.Equal(FatalFaultExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+            // The fault is injected right after the clock line, so the kernel must never have reported itself ready.
+            Assert.DoesNotContain("keel: ready", qemu.Transcript);
+        });
 }

@@ -177,7 +177,7 @@ public sealed class QemuMachine : IDisposable, IAsyncDisposable
             {
                 // Give QEMU a moment to be reaped so the report can show its status.
                 await Task.WhenAny(_process.WaitForExitAsync(CancellationToken.None), Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
-                throw new QemuExitedException(Report($"the serial console ended without {what} after line {_nextLine}"));
+                throw new QemuExitedException(Report($"the serial console ended without {what} from line {_nextLine + 1} on"));
             }
             try
             {
@@ -185,7 +185,7 @@ public sealed class QemuMachine : IDisposable, IAsyncDisposable
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException(Report($"timed out after {timeout.TotalSeconds:0} s waiting for {what} after line {_nextLine}"));
+                throw new TimeoutException(Report($"timed out after {timeout.TotalSeconds:0} s waiting for {what} from line {_nextLine + 1} on"));
             }
         }
     }
