@@ -16,13 +16,15 @@ public sealed class FaultReportTests
             var boot = (await qemu.WaitForLineAsync(Boot(), LineTimeout, cancel)).Match;
             Assert.Contains("keel.fault=page", boot.Groups["cmdline"].Value);
 
-            await qemu.WaitForLineAsync(PageFault(), LineTimeout, cancel);
-            await qemu.WaitForLineAsync(FaultAddress(), LineTimeout, cancel);
-            await qemu.WaitForLineAsync(FaultRip(), LineTimeout, cancel);
-            await qemu.WaitForLineAsync(FaultBytes(), LineTimeout, cancel);
-
+            var fault = await qemu.WaitForLineAsync(PageFault(), LineTimeout, cancel);
             Assert.Equal(FatalFaultExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+
+            // The report's lines follow its first line in whatever order the kernel lays out the registers.
+            var report = qemu.Lines.Skip(fault.Number).ToList();
+            Assert.Contains(report, line => FaultAddress().IsMatch(line));
+            Assert.Contains(report, line => FaultRip().IsMatch(line));
+            Assert.Contains(report, line => FaultBytes().IsMatch(line));
             // The fault is injected right after the clock line, so the kernel must never have reported itself ready.
-            Assert.DoesNotContain("keel: ready", qemu.Transcript);
+            Assert.DoesNotContain(qemu.Lines, line => Ready().IsMatch(line));
         });
 }

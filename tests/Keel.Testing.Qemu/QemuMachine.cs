@@ -111,6 +111,9 @@ public sealed class QemuMachine : IDisposable, IAsyncDisposable
     /// <summary>Everything printed on the serial console so far, one line per line.</summary>
     public string Transcript => _serial.Text;
 
+    /// <summary>The complete lines printed so far; <see cref="SerialLine.Number"/> n is element n - 1.</summary>
+    public IReadOnlyList<string> Lines => _serial.Lines;
+
     /// <summary>Waits for the next line that contains a match of <paramref name="pattern"/>.</summary>
     public Task<SerialLine> WaitForLineAsync(Regex pattern, TimeSpan timeout, CancellationToken cancellationToken = default) =>
         WaitForLineAsync(

@@ -80,6 +80,14 @@ internal sealed partial class SerialTranscript
         }
     }
 
+    public IReadOnlyList<string> Lines
+    {
+        get
+        {
+            lock (_gate) return _lines.ToArray();
+        }
+    }
+
     public string Text
     {
         get
