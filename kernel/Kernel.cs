@@ -84,7 +84,7 @@ namespace Keel.Kernel
             {
                 Panic("no frames for the descriptor tables", 0);
             }
-            DescriptorTables.Load(DirectMap.Pointer(gdtPage), DirectMap.Pointer(idtPage), layout.StackTop, layout.InterruptStackTop);
+            DescriptorTables.Load(DirectMap.Pointer(gdtPage), DirectMap.Pointer(idtPage), layout.StackTop, layout.IstTop);
 
             Pic.RemapAndMask();
             LocalApic.Enable(DirectMap.Offset + apicPhysical);

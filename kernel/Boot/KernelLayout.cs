@@ -2,12 +2,12 @@ namespace Keel.Kernel.Boot
 {
     /// <summary>
     /// The boot link table the linker fills at the start of the boot region (image/Layout.cs,
-    /// BootLinkTable: the same fields in the same order). Addresses are kernel virtual addresses except
-    /// where a name says physical.
+    /// BootLinkTable: the same fields in the same order, which a host test checks). Addresses are kernel
+    /// virtual addresses except where a name says physical.
     /// </summary>
-    internal struct KernelLayout
+    public struct KernelLayout
     {
-        internal ulong Entry;
+        internal ulong Main;
         internal ulong StackTop;
         internal ulong TextStart, TextEnd;
         internal ulong RodataStart, RodataEnd;
@@ -16,13 +16,16 @@ namespace Keel.Kernel.Boot
         internal ulong HeapStart, HeapEnd;
         internal ulong ModulesStart, ModulesEnd;
         internal ulong StackGuard, StackBottom;
-        internal ulong InterruptStackBottom, InterruptStackTop;
+        internal ulong IstBottom, IstTop;
 
         /// <summary>The boot region starts at 1 MiB; the kernel image's physical end follows from its virtual end.</summary>
         internal const ulong BootRegionPhysical = 0x100000;
         internal const ulong KernelVirtualOffset = 0xFFFFFFFF80000000;
 
-        internal ulong ImageEndPhysical => ImageEnd - KernelVirtualOffset;
+        /// <summary>Bytes between consecutive interrupt entry stubs (the image tool's RuntimeStubs.InterruptStubStride).</summary>
+        public const int InterruptStubStride = 16;
+
+        internal readonly ulong ImageEndPhysical => ImageEnd - KernelVirtualOffset;
 
         internal static ulong ToPhysical(ulong kernelVirtual) => kernelVirtual - KernelVirtualOffset;
     }

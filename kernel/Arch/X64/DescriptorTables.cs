@@ -69,7 +69,7 @@ namespace Keel.Kernel.Arch.X64
             ulong* idt = (ulong*)idtPage;
             for (int vector = 0; vector < 256; vector++)
             {
-                ulong handler = stubs + (ulong)(vector * InterruptStubStride);
+                ulong handler = stubs + (ulong)(vector * Boot.KernelLayout.InterruptStubStride);
                 ulong ist = vector == 2 || vector == 8 || vector == 18 ? (ulong)EmergencyStack : 0;
                 // 64-bit interrupt gate (type 0xE), present, DPL 0 (SDM 3A, figure 6-8). Interrupt gates clear
                 // IF on entry, so handlers run with interrupts off.
@@ -81,8 +81,5 @@ namespace Keel.Kernel.Arch.X64
             idtPointer.Base = (ulong)idt;
             Native.LoadIdt(&idtPointer);
         }
-
-        // Must equal RuntimeStubs.InterruptStubStride in the image tool.
-        private const int InterruptStubStride = 16;
     }
 }

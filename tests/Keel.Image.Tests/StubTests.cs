@@ -1,0 +1,86 @@
+using System.Buffers.Binary;
+using System.Reflection;
+using Iced.Intel;
+using Keel.Image;
+using Keel.Kernel.Boot;
+
+namespace Keel.Image.Tests;
+
+public class StubTests
+{
+    [Fact]
+    public void The_boot_blob_starts_with_a_Multiboot2_header_whose_checksum_and_entry_tag_are_valid()
+    {
+        var (bytes, entry) = BootStub.Generate();
+        Assert.Equal(0xE85250D6u, BinaryPrimitives.ReadUInt32LittleEndian(bytes));
+        uint architecture = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4));
+        uint length = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
+        uint checksum = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(12));
+        Assert.Equal(0u, architecture);
+        Assert.Equal(0u, unchecked(0xE85250D6u + architecture + length + checksum));
+        // Tag 3 (entry address) carries the 32-bit entry, which lies inside the blob.
+        Assert.Equal(3u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(16)) & 0xFFFF);
+        Assert.Equal((uint)entry, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(24)));
+        Assert.InRange(entry, BootStub.CodeBase, BootStub.CodeBase + (ulong)bytes.Length - 1);
+        // The header's 8-byte alignment within the file follows from the link table being whole quadwords.
+        Assert.Equal(0UL, BootStub.CodeBase % 8);
+    }
+
+    [Fact]
+    public void The_32_bit_entry_checks_the_loader_magic_before_anything_else()
+    {
+        var (bytes, entry) = BootStub.Generate();
+        var decoder = Decoder.Create(32, bytes.AsSpan((int)(entry - BootStub.CodeBase)).ToArray());
+        decoder.IP = entry;
+        var first = decoder.Decode();
+        var second = decoder.Decode();
+        Assert.Equal(Mnemonic.Cli, first.Mnemonic);
+        Assert.Equal(Mnemonic.Cmp, second.Mnemonic);
+        Assert.Equal(0x36D76289u, second.Immediate32);
+    }
+
+    [Fact]
+    public void Every_interrupt_stub_sits_at_its_fixed_stride_and_pushes_its_own_vector()
+    {
+        var stubs = RuntimeStubs.Generate();
+        Assert.Equal(KernelLayout.InterruptStubStride, RuntimeStubs.InterruptStubStride);
+        ulong first = stubs.Labels["keel_interrupt_stubs"];
+        for (int vector = 0; vector < 256; vector++)
+        {
+            ulong at = first + (ulong)(vector * RuntimeStubs.InterruptStubStride);
+            var decoder = Decoder.Create(64, stubs.Bytes.AsSpan((int)(at - stubs.Base), 16).ToArray());
+            decoder.IP = at;
+            var instructions = new List<Instruction>();
+            for (int i = 0; i < 3; i++) instructions.Add(decoder.Decode());
+            bool cpuPushesErrorCode = vector is 8 or 10 or 11 or 12 or 13 or 14 or 17 or 21 or 29 or 30;
+            var pushes = instructions.TakeWhile(i => i.Mnemonic == Mnemonic.Push).ToList();
+            Assert.Equal(cpuPushesErrorCode ? 1 : 2, pushes.Count);
+            Assert.Equal((ulong)vector, pushes[^1].GetImmediate(0));
+            Assert.Equal(Mnemonic.Jmp, instructions[pushes.Count].Mnemonic);
+        }
+    }
+
+    [Fact]
+    public void The_kernel_reads_the_boot_link_table_with_the_fields_in_the_order_the_linker_writes_them()
+    {
+        static string Normal(string name) => name.Replace("__keel_", "").Replace("keel_", "").Replace("_", "").ToLowerInvariant();
+        var fields = typeof(KernelLayout).GetFields(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
+            .OrderBy(f => f.MetadataToken)
+            .Select(f => f.Name.ToLowerInvariant());
+        Assert.Equal(Layout.BootLinkTable.Select(Normal), fields);
+    }
+
+    [Fact]
+    public void The_linker_script_exports_every_runtime_helper_and_fills_both_link_tables()
+    {
+        var stubs = RuntimeStubs.Generate();
+        var (_, entry) = BootStub.Generate();
+        string script = LinkerScript.Generate(stubs, entry);
+        foreach (var symbol in new[] { "RhpThrowEx", "RhpAssignRef", "RhpByRefAssignRef", "__security_cookie", "keel_load_gdt", "keel_interrupt_stubs_address" })
+        {
+            Assert.Contains($"{symbol} = __keel_stubs + 0x", script);
+        }
+        foreach (var symbol in Layout.BootLinkTable.Concat(Layout.StubLinkTable)) Assert.Contains($"QUAD({symbol})", script);
+        Assert.Contains($"keel_boot32 = 0x{entry:X};", script);
+    }
+}
