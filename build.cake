@@ -14,11 +14,11 @@ const string Configuration = "Release";
 var root = Context.Environment.WorkingDirectory;
 var artifacts = root.Combine("artifacts");
 
-// Folders that hold build output or version control, never a project of ours.
+// Skips build output and hidden folders (.git, .config, ...): none holds a project of ours.
 bool IsSourceFolder(IFileSystemInfo entry)
 {
     string name = entry.Path.Segments.LastOrDefault() ?? "";
-    return !(entry is IDirectory && (name is "artifacts" or "bin" or "obj" or ".git" or "node_modules" || name.StartsWith('.')));
+    return !(entry is IDirectory && (name is "artifacts" or "bin" or "obj" || name.StartsWith('.')));
 }
 
 IReadOnlyList<FilePath> FindProjects(string pattern) =>
