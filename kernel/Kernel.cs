@@ -27,6 +27,7 @@ namespace Keel.Kernel
         {
             Serial.Initialize();
             KernelLayout layout = *bootLayout;
+            FaultReport.StackGuard = layout.StackGuard;
             Heap.Donate((byte*)layout.HeapStart, (nuint)(layout.HeapEnd - layout.HeapStart));
             StartupCodeHelpers.InitializeModules((nint*)layout.ModulesStart, (nint*)layout.ModulesEnd);
 
@@ -122,7 +123,9 @@ namespace Keel.Kernel
 
         /// <summary>
         /// keel.fault=page writes to an unmapped address; keel.fault=throw throws an exception nothing
-        /// catches. Both prove that failures produce a readable report and a failure exit status.
+        /// catches; keel.fault=stack recurses into the stack's guard page, which the CPU can only report as
+        /// a double fault on the emergency stack. Each proves a failure produces a readable report and a
+        /// failure exit status.
         /// </summary>
         private static void DeliberateFault(string kind)
         {
@@ -136,12 +139,25 @@ namespace Keel.Kernel
                 Console.WriteLine("keel: keel.fault=throw: throwing an exception nothing catches");
                 throw new InvalidOperationException("deliberate exception from keel.fault=throw");
             }
+            else if (kind == "stack")
+            {
+                Console.WriteLine("keel: keel.fault=stack: recursing until the stack overflows");
+                Console.Decimal(Recurse(1));
+            }
             else
             {
                 Console.Write("keel: unknown keel.fault value \"");
                 Console.Write(kind);
-                Console.WriteLine("\" (known: page, throw)");
+                Console.WriteLine("\" (known: page, throw, stack)");
             }
+        }
+
+        // Each frame holds a 256-byte buffer, so the 64 KiB stack runs out after a few hundred calls.
+        private static ulong Recurse(ulong depth)
+        {
+            byte* frame = stackalloc byte[256];
+            frame[depth % 256] = (byte)depth;
+            return Recurse(depth + 1) + frame[(depth + 1) % 256];
         }
 
         /// <summary>Counts timer interrupts over a TSC-measured interval, to show the tick rate is right.</summary>

@@ -13,6 +13,9 @@ namespace Keel.Kernel.Diagnostics
     {
         internal static SymbolMap Symbols;
 
+        /// <summary>The kernel stack's unmapped guard page, [StackGuard, StackGuard + 4 KiB).</summary>
+        internal static ulong StackGuard;
+
         // Exception names (Intel SDM vol. 3A, table 6-1).
         private static string Name(ulong vector) => vector switch
         {
@@ -56,8 +59,9 @@ namespace Keel.Kernel.Diagnostics
             Console.Write(' ');
             WriteSymbol(frame->Rip);
             Console.WriteLine();
+            ulong cr2 = Native.ReadCr2();
             Console.Write("cr2 ");
-            Console.Hex(Native.ReadCr2());
+            Console.Hex(cr2);
             Console.Write("  cr3 ");
             Console.Hex(Native.ReadCr3());
             Console.Write("  cs ");
@@ -67,10 +71,14 @@ namespace Keel.Kernel.Diagnostics
             Console.Write("  rflags ");
             Console.Hex(frame->Rflags, 8);
             Console.WriteLine();
-            Register("rax", frame->Rax); Register("rbx", frame->Rbx); Register("rcx", frame->Rcx); Register("rdx", frame->Rdx); Console.WriteLine();
-            Register("rsi", frame->Rsi); Register("rdi", frame->Rdi); Register("rbp", frame->Rbp); Register("rsp", frame->Rsp); Console.WriteLine();
-            Register("r8 ", frame->R8); Register("r9 ", frame->R9); Register("r10", frame->R10); Register("r11", frame->R11); Console.WriteLine();
-            Register("r12", frame->R12); Register("r13", frame->R13); Register("r14", frame->R14); Register("r15", frame->R15); Console.WriteLine();
+            if (StackGuard != 0 && cr2 >= StackGuard && cr2 < StackGuard + 4096)
+            {
+                Console.WriteLine("cr2 is in the kernel stack's guard page: the kernel stack overflowed");
+            }
+            Registers("rax", frame->Rax, "rbx", frame->Rbx, "rcx", frame->Rcx, "rdx", frame->Rdx);
+            Registers("rsi", frame->Rsi, "rdi", frame->Rdi, "rbp", frame->Rbp, "rsp", frame->Rsp);
+            Registers("r8 ", frame->R8, "r9 ", frame->R9, "r10", frame->R10, "r11", frame->R11);
+            Registers("r12", frame->R12, "r13", frame->R13, "r14", frame->R14, "r15", frame->R15);
             CodeBytes(frame->Rip);
             StopWithFailure();
         }
@@ -131,12 +139,23 @@ namespace Keel.Kernel.Diagnostics
             Console.Write("]");
         }
 
+        private static void Registers(string name1, ulong value1, string name2, ulong value2, string name3, ulong value3, string name4, ulong value4)
+        {
+            Register(name1, value1);
+            Console.Write("  ");
+            Register(name2, value2);
+            Console.Write("  ");
+            Register(name3, value3);
+            Console.Write("  ");
+            Register(name4, value4);
+            Console.WriteLine();
+        }
+
         private static void Register(string name, ulong value)
         {
             Console.Write(name);
             Console.Write(' ');
             Console.Hex(value);
-            Console.Write("  ");
         }
 
         private static void WriteSymbol(ulong address)
