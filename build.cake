@@ -1,7 +1,7 @@
 // Keel's build entry point, run through ./build.sh (which installs the tools first):
 //   ./build.sh                          Image (the default)
 //   ./build.sh --target=Build           every project: the freestanding kernel and core library, the image tool, host projects
-//   ./build.sh --target=Image           artifacts/keel.img and artifacts/keel-pagefault.img
+//   ./build.sh --target=Image           artifacts/keel.img and the fault-test images (keel-pagefault, keel-throw, keel-stackoverflow)
 //   ./build.sh --target=Run [--firmware=uefi] [--image=artifacts/keel-pagefault.img]
 //                                       boots an image with the serial console on this terminal (Ctrl-A X quits)
 //   ./build.sh --target=Test            every tests/**/*.Tests project; ends with the line "N passed, N failed"
@@ -62,8 +62,10 @@ Task("Build")
 var images = new (string File, string CommandLine)[]
 {
     ("keel.img", ""),
-    // Makes the kernel fault on purpose, so the system tests can check the fault report and exit status.
+    // These make the kernel fail on purpose, so the system tests can check each report and the exit status.
     ("keel-pagefault.img", "keel.fault=page"),
+    ("keel-throw.img", "keel.fault=throw"),
+    ("keel-stackoverflow.img", "keel.fault=stack"),
 };
 
 Task("Image")

@@ -50,6 +50,24 @@ internal static partial class SerialContract
     [GeneratedRegex(@"^bytes at rip:")]
     public static partial Regex FaultBytes();
 
+    [GeneratedRegex(@"^\*\*\* UNHANDLED EXCEPTION: System\.InvalidOperationException$")]
+    public static partial Regex UnhandledInvalidOperation();
+
+    [GeneratedRegex(@"^message: deliberate exception from keel\.fault=throw$")]
+    public static partial Regex DeliberateExceptionMessage();
+
+    [GeneratedRegex(@"^thrown at 0x[0-9a-fA-F]+ <\S*DeliberateFault\+0x[0-9a-fA-F]+>")]
+    public static partial Regex ThrowSite();
+
+    [GeneratedRegex(@"KERNEL FAULT: #DF double fault \(vector 8\)")]
+    public static partial Regex DoubleFault();
+
+    [GeneratedRegex(@"^cr2 is in the kernel stack's guard page: the kernel stack overflowed$")]
+    public static partial Regex StackGuardHit();
+
+    [GeneratedRegex(@"^\*\*\* stopping the machine$")]
+    public static partial Regex Stopping();
+
     /// <summary>QEMU's exit status when the kernel writes 0x11 to isa-debug-exit after a fatal fault: (0x11 &lt;&lt; 1) | 1.</summary>
     public const int FatalFaultExitStatus = 35;
 
