@@ -68,8 +68,14 @@ var images = new (string File, string CommandLine)[]
     ("keel-stackoverflow.img", "keel.fault=stack"),
 };
 
+// Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).
+var linuxProcesses = new (string Assembly, string Output)[]
+{
+    ("artifacts/bin/Keel.Freestanding.Probe/release/Keel.Freestanding.Probe.dll", "artifacts/linux/freestanding-probe"),
+};
+
 Task("Image")
-    .Description("Builds the bootable disk images under artifacts/")
+    .Description("Builds the bootable disk images and the freestanding test executables under artifacts/")
     .IsDependentOn("Build")
     .Does(() =>
 {
@@ -80,6 +86,13 @@ Task("Image")
             .Append("--").Append("--output").AppendQuoted(artifacts.CombineWithFilePath(image.File).FullPath);
         if (image.CommandLine.Length > 0) arguments.Append("--cmdline").AppendQuoted(image.CommandLine);
         ExecuteOrFail("dotnet", arguments);
+    }
+    foreach (var process in linuxProcesses)
+    {
+        ExecuteOrFail("dotnet", new ProcessArgumentBuilder()
+            .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").Append("image")
+            .Append("--").Append("--linux-process").AppendQuoted(root.CombineWithFilePath(process.Assembly).FullPath)
+            .Append("--output").AppendQuoted(root.CombineWithFilePath(process.Output).FullPath));
     }
 });
 

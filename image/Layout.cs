@@ -44,6 +44,16 @@ public static class Layout
         "__keel_ist_bottom", "__keel_ist_top",
     ];
 
-    /// <summary>Managed functions the runtime stubs call, through a table the linker fills just before them.</summary>
-    public static readonly string[] StubLinkTable = ["keel_interrupt", "keel_throw"];
+    /// <summary>
+    /// What the runtime stubs reach outside themselves (managed functions, linker symbols), through a table
+    /// the linker fills just before them.
+    /// </summary>
+    public static string[] StubLinkTable(ImageKind kind) => kind == ImageKind.Kernel
+        ? ["keel_interrupt", "keel_throw"]
+        : ["keel_throw", "keel_main", "__keel_modules_start", "__keel_modules_end", "__keel_heap_start", "__keel_heap_end"];
+
+    /// <summary>Linux test processes are linked at the traditional static-executable address.</summary>
+    public const ulong LinuxProcessBase = 0x400000;
+
+    public const ulong LinuxProcessHeapBytes = 64 * 1024 * 1024;
 }

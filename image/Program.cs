@@ -6,6 +6,9 @@ namespace Keel.Image;
 /// <summary>
 /// keel-image: turns the compiled kernel assembly into kernel.elf and a bootable hybrid disk image.
 ///   keel-image [--configuration Release] [--output artifacts/keel.img] [--cmdline "..."]
+///   keel-image --linux-process path/to/Freestanding.dll --output path/to/executable
+/// The second form links freestanding code, compiled exactly as for the kernel, into a static Linux
+/// executable, so host tests can run it.
 /// Run from the repository root (build.cake does). Steps: ILC compiles the managed kernel to an object;
 /// Iced generates the boot and runtime stubs; ld links them with the generated script; nm extracts the
 /// symbol table the kernel loads as a module to name code addresses in its reports; grub-mkrescue builds
@@ -31,51 +34,83 @@ public static class Program
     private static void Build(Options options)
     {
         string root = Directory.GetCurrentDirectory();
+        if (options.LinuxProcess is not null)
+        {
+            string assembly = Path.GetFullPath(options.LinuxProcess, root);
+            string work = Path.Combine(root, "artifacts", "linux", Path.GetFileNameWithoutExtension(assembly));
+            string output = Path.GetFullPath(options.Output, root);
+            Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+            CompileAndLink(ImageKind.LinuxProcess, assembly, work, output);
+            Console.WriteLine($"keel-image: {output} ({new FileInfo(output).Length / 1024} KiB)");
+            return;
+        }
+
         string configuration = options.Configuration.ToLowerInvariant();
-        string binaries = Path.Combine(root, "artifacts", "bin", "Keel.Kernel", configuration);
-        string kernelDll = Path.Combine(binaries, "Keel.Kernel.dll");
-        string corelibDll = Path.Combine(binaries, "System.Private.CoreLib.dll");
-        if (!File.Exists(kernelDll)) throw new BuildException($"{kernelDll} is missing: build the kernel project first");
-
-        string work = Path.Combine(root, "artifacts", "kernel");
-        Directory.CreateDirectory(work);
-
-        string kernelObject = Path.Combine(work, "kernel.o");
-        Tools.Run(IlcPath(), [
-            kernelDll, "-r", corelibDll, "-o", kernelObject,
-            "--systemmodule:System.Private.CoreLib", "--generateunmanagedentrypoints:System.Private.CoreLib",
-            "--nativelib", "--reflectiondata:none", "--targetos:linux", "--targetarch:x64",
-            "--instruction-set:x86-64", "-O", "--map:" + Path.Combine(work, "kernel.map.xml"),
-        ]);
-
-        var (bootBytes, bootEntry) = BootStub.Generate();
-        var stubs = RuntimeStubs.Generate();
-        string bootObject = WrapBlob(work, "boot", bootBytes, ".keelboot");
-        string stubsObject = WrapBlob(work, "stubs", stubs.Bytes, ".keelstubs");
-        string script = Path.Combine(work, "kernel.ld");
-        File.WriteAllText(script, LinkerScript.Generate(stubs, bootEntry));
-
-        string elf = Path.Combine(work, "kernel.elf");
-        Tools.Run("ld", [
-            "-nostdlib", "-static", "-z", "noexecstack", "-z", "max-page-size=0x1000", "--no-warn-rwx-segments",
-            "-T", script, "-o", elf, bootObject, stubsObject, kernelObject,
-        ]);
+        string kernelDll = Path.Combine(root, "artifacts", "bin", "Keel.Kernel", configuration, "Keel.Kernel.dll");
+        string kernelWork = Path.Combine(root, "artifacts", "kernel");
+        string elf = Path.Combine(kernelWork, "kernel.elf");
+        CompileAndLink(ImageKind.Kernel, kernelDll, kernelWork, elf);
         CheckMultibootHeader(elf);
 
-        string symbols = Path.Combine(work, "kernel.sym");
+        string symbols = Path.Combine(kernelWork, "kernel.sym");
         File.WriteAllText(symbols, SymbolTable.FromNm(Tools.Run("nm", ["-n", "--defined-only", elf])));
 
-        string staging = Path.Combine(work, "iso-" + Path.GetFileNameWithoutExtension(options.Output));
+        string staging = Path.Combine(kernelWork, "iso-" + Path.GetFileNameWithoutExtension(options.Output));
         if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
         Directory.CreateDirectory(Path.Combine(staging, "boot", "grub"));
         File.Copy(elf, Path.Combine(staging, "boot", "kernel.elf"));
         File.Copy(symbols, Path.Combine(staging, "boot", "kernel.sym"));
         File.WriteAllText(Path.Combine(staging, "boot", "grub", "grub.cfg"), GrubConfig(options.CommandLine));
 
-        string output = Path.GetFullPath(options.Output, root);
-        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-        Tools.Run("grub-mkrescue", ["-o", output, staging]);
-        Console.WriteLine($"keel-image: {output} ({new FileInfo(output).Length / 1024} KiB), kernel.elf {new FileInfo(elf).Length / 1024} KiB");
+        string image = Path.GetFullPath(options.Output, root);
+        Directory.CreateDirectory(Path.GetDirectoryName(image)!);
+        Tools.Run("grub-mkrescue", ["-o", image, staging]);
+        Console.WriteLine($"keel-image: {image} ({new FileInfo(image).Length / 1024} KiB), kernel.elf {new FileInfo(elf).Length / 1024} KiB");
+    }
+
+    /// <summary>
+    /// ILC compiles the assembly (with every other assembly beside it as a reference, the core library
+    /// among them) to one object; the stubs for the image kind are generated and wrapped; ld links them
+    /// with the generated script.
+    /// </summary>
+    private static void CompileAndLink(ImageKind kind, string assembly, string work, string output)
+    {
+        if (!File.Exists(assembly)) throw new BuildException($"{assembly} is missing: build its project first");
+        Directory.CreateDirectory(work);
+        string name = Path.GetFileNameWithoutExtension(assembly);
+        string managedObject = Path.Combine(work, name + ".o");
+        var ilcArguments = new List<string> { assembly, "-o", managedObject };
+        foreach (var reference in Directory.GetFiles(Path.GetDirectoryName(assembly)!, "*.dll").Where(f => f != assembly).Order())
+        {
+            ilcArguments.Add("-r");
+            ilcArguments.Add(reference);
+        }
+        ilcArguments.AddRange([
+            "--systemmodule:System.Private.CoreLib", "--generateunmanagedentrypoints:System.Private.CoreLib",
+            "--nativelib", "--reflectiondata:none", "--targetos:linux", "--targetarch:x64",
+            "--instruction-set:x86-64", "-O", "--map:" + Path.Combine(work, name + ".map.xml"),
+        ]);
+        Tools.Run(IlcPath(), ilcArguments);
+
+        var stubs = RuntimeStubs.Generate(kind);
+        var objects = new List<string>();
+        string script = Path.Combine(work, name + ".ld");
+        if (kind == ImageKind.Kernel)
+        {
+            var (bootBytes, bootEntry) = BootStub.Generate();
+            objects.Add(WrapBlob(work, "boot", bootBytes, ".keelboot"));
+            File.WriteAllText(script, LinkerScript.GenerateKernel(stubs, bootEntry));
+        }
+        else
+        {
+            File.WriteAllText(script, LinkerScript.GenerateLinuxProcess(stubs));
+        }
+        objects.Add(WrapBlob(work, "stubs", stubs.Bytes, ".keelstubs"));
+        objects.Add(managedObject);
+        Tools.Run("ld", [
+            "-nostdlib", "-static", "-z", "noexecstack", "-z", "max-page-size=0x1000", "--no-warn-rwx-segments",
+            "-T", script, "-o", output, .. objects,
+        ]);
     }
 
     private static string IlcPath()
@@ -126,11 +161,12 @@ public static class Program
         return s.ToString();
     }
 
-    private sealed record Options(string Configuration, string Output, string CommandLine)
+    private sealed record Options(string Configuration, string Output, string CommandLine, string? LinuxProcess)
     {
         public static Options Parse(string[] args)
         {
             string configuration = "Release", output = "artifacts/keel.img", commandLine = "";
+            string? linuxProcess = null;
             for (int i = 0; i < args.Length; i++)
             {
                 string Value() => i + 1 < args.Length ? args[++i] : throw new BuildException($"{args[i]} needs a value");
@@ -139,10 +175,11 @@ public static class Program
                     case "--configuration": configuration = Value(); break;
                     case "--output": output = Value(); break;
                     case "--cmdline": commandLine = Value(); break;
+                    case "--linux-process": linuxProcess = Value(); break;
                     default: throw new BuildException($"unknown option {args[i]}");
                 }
             }
-            return new Options(configuration, output, commandLine);
+            return new Options(configuration, output, commandLine, linuxProcess);
         }
     }
 }

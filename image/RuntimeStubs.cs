@@ -3,13 +3,23 @@ using static Iced.Intel.AssemblerRegisters;
 
 namespace Keel.Image;
 
+/// <summary>What an image is: the kernel (bare metal, ring 0) or a Linux process (freestanding code
+/// compiled exactly as for the kernel, run on the build host to test it).</summary>
+public enum ImageKind
+{
+    Kernel,
+    LinuxProcess,
+}
+
 /// <summary>
-/// The machine code managed code cannot express: the interrupt and exception entry stubs, the runtime
-/// helpers ILC's output calls by symbol (write barriers, the throw entry, P/Invoke transitions), and the
-/// kernel's instruction wrappers (port I/O, control registers, MSRs, descriptor tables), each a leaf
-/// function with the SysV calling convention.
-/// The blob is position independent. It reaches managed code through Layout.StubLinkTable, which the
-/// linker places immediately before it; the linker script defines one symbol per exported label.
+/// The machine code managed code cannot express: the runtime helpers ILC's output calls by symbol (write
+/// barriers, the throw entry, P/Invoke transitions) in every image; for the kernel, the interrupt and
+/// exception entry stubs and the instruction wrappers (port I/O, control registers, MSRs, descriptor
+/// tables); for a Linux process, the process entry and the two system calls it needs. Each helper is a
+/// leaf function with the SysV calling convention.
+/// The blob is position independent. It reaches managed code and linker symbols through a link table
+/// (Layout.StubLinkTable) that the linker places immediately before it; the linker script defines one
+/// symbol per exported label.
 /// </summary>
 public static class RuntimeStubs
 {
@@ -22,9 +32,9 @@ public static class RuntimeStubs
     // Exceptions for which the CPU pushes an error code (Intel SDM vol. 3A, table 6-1).
     private static readonly HashSet<int> VectorsWithErrorCode = [8, 10, 11, 12, 13, 14, 17, 21, 29, 30];
 
-    public static ulong LinkTableBytes => (ulong)Layout.StubLinkTable.Length * 8;
+    public static ulong LinkTableBytes(ImageKind kind) => (ulong)Layout.StubLinkTable(kind).Length * 8;
 
-    public static AssembledCode Generate()
+    public static AssembledCode Generate(ImageKind kind)
     {
         var a = new Assembler(64) { PreferShortBranch = false };
         var labels = new Dictionary<string, Label>();
@@ -42,34 +52,36 @@ public static class RuntimeStubs
             body();
             a.ret();
         }
+        var linkTable = Layout.StubLinkTable(kind);
         MemoryOperand LinkSlot(string name) =>
-            new MemoryOperand(Register.RIP, (long)(AssemblyBase - LinkTableBytes) + 8 * Array.IndexOf(Layout.StubLinkTable, name));
+            new MemoryOperand(Register.RIP, (long)(AssemblyBase - LinkTableBytes(kind)) + 8 * Array.IndexOf(linkTable, name));
 
-        var common = a.CreateLabel();
-        // Created now because keel_interrupt_stubs_address refers to it before the stubs are emitted.
-        var table = a.CreateLabel("keel_interrupt_stubs");
+        EmitRuntimeHelpers(a, Mark, Leaf, LinkSlot);
+        if (kind == ImageKind.Kernel) EmitKernel(a, labels, Mark, Leaf, LinkSlot);
+        else EmitLinuxProcess(a, Mark, Leaf, LinkSlot);
 
-        // Common path. On entry the stack holds, from the top: vector, error code, and the CPU's frame
-        // (rip, cs, rflags, rsp, ss), which the CPU aligned to 16 bytes first (SDM 3A, 6.14.2). After 15
-        // register pushes the stack is 16-aligned again; the FXSAVE area keeps that and protects the
-        // interrupted code's SSE registers, which compiled managed code uses freely.
-        a.Label(ref common);
-        foreach (var r in new[] { rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15 }) a.push(r);
-        a.sub(rsp, 512);
-        a.fxsave64(__[rsp]);
-        a.lea(rdi, __[rsp + 512]);
-        a.cld();
-        a.AddInstruction(Instruction.Create(Code.Call_rm64, LinkSlot("keel_interrupt")));
-        a.fxrstor64(__[rsp]);
-        a.add(rsp, 512);
-        foreach (var r in new[] { r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax }) a.pop(r);
-        a.add(rsp, 16);
-        a.iretq();
+        // __security_cookie: the stack-protector canary ILC's code compares against. It only has to stay
+        // constant for the life of the image.
+        Mark("__security_cookie");
+        a.dq(0x2F5C_71B3_94D0_E6A7UL);
 
-        // keel_interrupt_stubs_address(): where stub 0 is; stub n is at that address + 16 * n.
-        Leaf("keel_interrupt_stubs_address", () => { a.lea(rax, __[table]); });
+        var code = a.AssembleAt(AssemblyBase, labels);
+        if (kind == ImageKind.Kernel)
+        {
+            for (int vector = 0; vector < 256; vector++)
+            {
+                ulong expected = code.Labels["keel_interrupt_stubs"] + (ulong)(vector * InterruptStubStride);
+                if (code.Labels[$"__keel_isr_{vector}"] != expected)
+                {
+                    throw new InvalidOperationException($"interrupt stub {vector} is not at its 16-byte slot");
+                }
+            }
+        }
+        return code;
+    }
 
-        // Runtime helpers every image needs.
+    private static void EmitRuntimeHelpers(Assembler a, Func<string, Label> Mark, Action<string, Action> Leaf, Func<string, MemoryOperand> LinkSlot)
+    {
         // RhpThrowEx(exception): with no unwinder, report it; pass the throw site (our return address) and
         // the thrower's stack pointer. A jump, so the managed reporter sees a normal call frame.
         Mark("RhpThrowEx");
@@ -97,6 +109,33 @@ public static class RuntimeStubs
         Leaf("RhpPInvokeReturn", () => { });
         Leaf("RhpReversePInvoke", () => { });
         Leaf("RhpReversePInvokeReturn", () => { });
+    }
+
+    private static void EmitKernel(Assembler a, Dictionary<string, Label> labels, Func<string, Label> Mark, Action<string, Action> Leaf, Func<string, MemoryOperand> LinkSlot)
+    {
+        var common = a.CreateLabel();
+        // Created now because keel_interrupt_stubs_address refers to it before the stubs are emitted.
+        var table = a.CreateLabel("keel_interrupt_stubs");
+
+        // Common path. On entry the stack holds, from the top: vector, error code, and the CPU's frame
+        // (rip, cs, rflags, rsp, ss), which the CPU aligned to 16 bytes first (SDM 3A, 6.14.2). After 15
+        // register pushes the stack is 16-aligned again; the FXSAVE area keeps that and protects the
+        // interrupted code's SSE registers, which compiled managed code uses freely.
+        a.Label(ref common);
+        foreach (var r in new[] { rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15 }) a.push(r);
+        a.sub(rsp, 512);
+        a.fxsave64(__[rsp]);
+        a.lea(rdi, __[rsp + 512]);
+        a.cld();
+        a.AddInstruction(Instruction.Create(Code.Call_rm64, LinkSlot("keel_interrupt")));
+        a.fxrstor64(__[rsp]);
+        a.add(rsp, 512);
+        foreach (var r in new[] { r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax }) a.pop(r);
+        a.add(rsp, 16);
+        a.iretq();
+
+        // keel_interrupt_stubs_address(): where stub 0 is; stub n is at that address + 16 * n.
+        Leaf("keel_interrupt_stubs_address", () => { a.lea(rax, __[table]); });
 
         // Kernel instruction wrappers (the kernel's Arch/X64 layer binds to these names).
         Leaf("keel_inb", () => { a.mov(edx, edi); a.xor(eax, eax); a.@in(al, dx); });
@@ -203,20 +242,32 @@ public static class RuntimeStubs
             for (int i = size; i < InterruptStubStride; i++) a.int3();
         }
 
-        // __security_cookie: the stack-protector canary ILC's code compares against. It only has to stay
-        // constant for the life of the image.
-        Mark("__security_cookie");
-        a.dq(0x2F5C_71B3_94D0_E6A7UL);
+    }
 
-        var code = a.AssembleAt(AssemblyBase, labels);
-        for (int vector = 0; vector < 256; vector++)
-        {
-            ulong expected = code.Labels["keel_interrupt_stubs"] + (ulong)(vector * InterruptStubStride);
-            if (code.Labels[$"__keel_isr_{vector}"] != expected)
-            {
-                throw new InvalidOperationException($"interrupt stub {vector} is not at its 16-byte slot");
-            }
-        }
-        return code;
+    /// <summary>
+    /// The Linux process entry: _start aligns the stack (SysV ABI: 16 bytes before the call), calls
+    /// keel_main(modules start, modules end, heap start, heap end) and exits with its result. Two system
+    /// calls (x86-64 Linux numbers: write 1, exit_group 231) are the process's only contact with the host.
+    /// </summary>
+    private static void EmitLinuxProcess(Assembler a, Func<string, Label> Mark, Action<string, Action> Leaf, Func<string, MemoryOperand> LinkSlot)
+    {
+        Mark("_start");
+        a.xor(ebp, ebp);
+        a.and(rsp, -16);
+        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RDI, LinkSlot("__keel_modules_start")));
+        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RSI, LinkSlot("__keel_modules_end")));
+        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RDX, LinkSlot("__keel_heap_start")));
+        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RCX, LinkSlot("__keel_heap_end")));
+        a.AddInstruction(Instruction.Create(Code.Call_rm64, LinkSlot("keel_main")));
+        a.mov(edi, eax);
+        a.mov(eax, 231);
+        a.syscall();
+        a.hlt();
+        // linux_write(fd, buffer, length) -> bytes written or -errno. The syscall clobbers rcx and r11 only.
+        Leaf("linux_write", () => { a.mov(eax, 1); a.syscall(); });
+        Mark("linux_exit");
+        a.mov(eax, 231);
+        a.syscall();
+        a.hlt();
     }
 }

@@ -42,7 +42,7 @@ public class StubTests
     [Fact]
     public void Every_interrupt_stub_sits_at_its_fixed_stride_and_pushes_its_own_vector()
     {
-        var stubs = RuntimeStubs.Generate();
+        var stubs = RuntimeStubs.Generate(ImageKind.Kernel);
         Assert.Equal(KernelLayout.InterruptStubStride, RuntimeStubs.InterruptStubStride);
         ulong first = stubs.Labels["keel_interrupt_stubs"];
         for (int vector = 0; vector < 256; vector++)
@@ -73,14 +73,14 @@ public class StubTests
     [Fact]
     public void The_linker_script_exports_every_runtime_helper_and_fills_both_link_tables()
     {
-        var stubs = RuntimeStubs.Generate();
+        var stubs = RuntimeStubs.Generate(ImageKind.Kernel);
         var (_, entry) = BootStub.Generate();
-        string script = LinkerScript.Generate(stubs, entry);
+        string script = LinkerScript.GenerateKernel(stubs, entry);
         foreach (var symbol in new[] { "RhpThrowEx", "RhpAssignRef", "RhpByRefAssignRef", "__security_cookie", "keel_load_gdt", "keel_interrupt_stubs_address" })
         {
             Assert.Contains($"{symbol} = __keel_stubs + 0x", script);
         }
-        foreach (var symbol in Layout.BootLinkTable.Concat(Layout.StubLinkTable)) Assert.Contains($"QUAD({symbol})", script);
+        foreach (var symbol in Layout.BootLinkTable.Concat(Layout.StubLinkTable(ImageKind.Kernel))) Assert.Contains($"QUAD({symbol})", script);
         Assert.Contains($"keel_boot32 = 0x{entry:X};", script);
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime;
 using System.Runtime.CompilerServices;
+using Internal.Runtime;
 
 namespace Internal.Runtime
 {
@@ -22,30 +23,6 @@ namespace Internal.Runtime
 
         [RuntimeExport("RhpNewArray")]
         private static object NewArray(MethodTable* type, int length) => Heap.AllocateArrayLike(type, (uint)length);
-
-        [RuntimeExport("RhNewObject")]
-        private static object NewObject(MethodTable* type) => Heap.AllocateObject(type);
-
-        [RuntimeExport("RhNewArray")]
-        private static object NewArrayExport(MethodTable* type, int length) => Heap.AllocateArrayLike(type, (uint)length);
-
-        [RuntimeExport("RhBox")]
-        private static object Box(MethodTable* type, ref byte data)
-        {
-            object result = Heap.AllocateObject(type);
-            // A boxed value's payload starts right after the MethodTable pointer; its size is the base size
-            // less the header and the MethodTable pointer.
-            uint payload = type->BaseSize - 2 * (uint)sizeof(nint);
-            SpanHelpers.Memmove(ref Unsafe.As<RawObject>(result).Data, ref data, payload);
-            return result;
-        }
-
-        [RuntimeExport("RhUnbox2")]
-        private static ref byte Unbox(MethodTable* type, object obj)
-        {
-            if (obj is null || obj.m_pEEType != type) TypeCast.ThrowInvalidCast();
-            return ref Unsafe.As<RawObject>(obj).Data;
-        }
 
         // Interlocked operations on object references compile to these helpers.
         [RuntimeExport("RhpCheckedLockCmpXchg")]
@@ -71,5 +48,55 @@ namespace Internal.Runtime
     internal sealed class RawObject
     {
         public byte Data;
+    }
+}
+
+namespace System.Runtime
+{
+    /// <summary>
+    /// Helpers ILC binds by name in this class (allocation by type, boxing, unboxing). Boxed values lay out
+    /// their payload right after the MethodTable pointer; the payload size is the base size less the object
+    /// header and that pointer.
+    /// </summary>
+    internal static unsafe class RuntimeExports
+    {
+        [RuntimeExport("RhNewObject")]
+        public static object RhNewObject(MethodTable* type) => Heap.AllocateObject(type);
+
+        [RuntimeExport("RhNewArray")]
+        public static object RhNewArray(MethodTable* type, int length) => Heap.AllocateArrayLike(type, (uint)length);
+
+        [RuntimeExport("RhBox")]
+        public static object RhBox(MethodTable* type, ref byte data)
+        {
+            object result = Heap.AllocateObject(type);
+            SpanHelpers.Memmove(ref Unsafe.As<RawObject>(result).Data, ref data, PayloadBytes(type));
+            return result;
+        }
+
+        [RuntimeExport("RhBoxAny")]
+        public static object RhBoxAny(ref byte data, MethodTable* type) => RhBox(type, ref data);
+
+        [RuntimeExport("RhUnbox2")]
+        public static ref byte RhUnbox2(MethodTable* type, object obj)
+        {
+            if (obj is null || obj.m_pEEType != type) TypeCast.ThrowInvalidCast();
+            return ref Unsafe.As<RawObject>(obj).Data;
+        }
+
+        [RuntimeExport("RhUnboxAny")]
+        public static void RhUnboxAny(object obj, ref byte data, MethodTable* type)
+        {
+            if (obj is null || obj.m_pEEType != type) TypeCast.ThrowInvalidCast();
+            SpanHelpers.Memmove(ref data, ref Unsafe.As<RawObject>(obj).Data, PayloadBytes(type));
+        }
+
+        // Nullable<T> boxing rules need the value's offset inside Nullable<T>, which this runtime does not
+        // read from the MethodTable yet: such an unbox is reported, never guessed.
+        [RuntimeExport("RhUnboxNullable")]
+        public static void RhUnboxNullable(ref byte data, MethodTable* nullableType, object obj) =>
+            throw new NotSupportedException("Unboxing to Nullable<T> is not supported.");
+
+        private static uint PayloadBytes(MethodTable* type) => type->BaseSize - 2 * (uint)sizeof(nint);
     }
 }
