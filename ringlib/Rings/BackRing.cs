@@ -21,7 +21,7 @@ public unsafe struct BackRing<TRequest, TResponse, TAccess>
     private uint _entryBytes;            // size of one slot
     private uint _size;                  // slot count, a power of two
     private uint _responseProducer;      // responses written, published or not (io/ring.h: rsp_prod_pvt)
-    private uint _responsePublished;     // the rsp_prod value this side last stored
+    private uint _responseChecked;       // rsp_prod as of the last notification check: the "old" of the next check
     private uint _requestConsumer;       // requests taken off the ring (io/ring.h: req_cons)
     private uint _requestSeen;           // the last req_prod value found believable; requests up to it may be taken
     private RingStatus _status;          // Ok until the front-end is caught lying
@@ -47,7 +47,7 @@ public unsafe struct BackRing<TRequest, TResponse, TAccess>
         ring._entryBytes = entryBytes;
         ring._size = size;
         ring._responseProducer = index;
-        ring._responsePublished = index;
+        ring._responseChecked = index;
         ring._requestConsumer = index;
         ring._requestSeen = index;
         return true;
@@ -75,7 +75,7 @@ public unsafe struct BackRing<TRequest, TResponse, TAccess>
         }
 
         ring._responseProducer = responseProducer;
-        ring._responsePublished = responseProducer;
+        ring._responseChecked = responseProducer;
         ring._requestConsumer = responseProducer;
         ring._requestSeen = responseProducer;
         return true;
@@ -164,21 +164,23 @@ public unsafe struct BackRing<TRequest, TResponse, TAccess>
     }
 
     /// <summary>Publishes every written response without deciding about a notification
-    /// (io/ring.h: RING_PUSH_RESPONSES).</summary>
+    /// (io/ring.h: RING_PUSH_RESPONSES). For a burst: publish as it goes, then end the burst with
+    /// <see cref="PushResponsesAndCheckNotify"/>, whose check covers these responses too.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PushResponses()
     {
         // Release: the front-end sees the response entries before the rsp_prod that covers them.
         TAccess.Write(&_shared->ResponseProducer, _responseProducer);
-        _responsePublished = _responseProducer;
     }
 
     /// <summary>Publishes every written response and says whether the front-end must be notified
-    /// (io/ring.h: RING_PUSH_RESPONSES_AND_CHECK_NOTIFY).</summary>
+    /// (io/ring.h: RING_PUSH_RESPONSES_AND_CHECK_NOTIFY). As in FrontRing.PushRequestsAndCheckNotify, the
+    /// check covers every response published since the previous check, including those published by
+    /// <see cref="PushResponses"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool PushResponsesAndCheckNotify()
     {
-        uint old = _responsePublished;
+        uint old = _responseChecked;
         uint published = _responseProducer;
         if (published == old)
         {
@@ -187,7 +189,7 @@ public unsafe struct BackRing<TRequest, TResponse, TAccess>
 
         // Release: the front-end sees the response entries before the rsp_prod that covers them.
         TAccess.Write(&_shared->ResponseProducer, published);
-        _responsePublished = published;
+        _responseChecked = published;
         // Full barrier: the front-end must be able to see the new rsp_prod before we read rsp_event. It pairs
         // with the barrier in FrontRing.FinalCheckForResponses: either the front-end finds these responses on
         // its final check or we find its new rsp_event here and notify.

@@ -23,6 +23,7 @@ public unsafe struct FrontRing<TRequest, TResponse, TAccess>
     private uint _size;                  // slot count, a power of two
     private uint _requestProducer;       // requests written, published or not (io/ring.h: req_prod_pvt)
     private uint _requestPublished;      // the req_prod value this side last stored
+    private uint _requestChecked;        // req_prod as of the last notification check: the "old" of the next check
     private uint _responseConsumer;      // responses taken off the ring (io/ring.h: rsp_cons)
     private uint _responseSeen;          // the last rsp_prod value found believable; responses up to it may be taken
     private RingStatus _status;          // Ok until the back-end is caught lying
@@ -72,6 +73,7 @@ public unsafe struct FrontRing<TRequest, TResponse, TAccess>
         ring._size = size;
         ring._requestProducer = index;
         ring._requestPublished = index;
+        ring._requestChecked = index;
         ring._responseConsumer = index;
         ring._responseSeen = index;
         return true;
@@ -99,6 +101,7 @@ public unsafe struct FrontRing<TRequest, TResponse, TAccess>
 
         ring._requestProducer = requestProducer;
         ring._requestPublished = requestProducer;
+        ring._requestChecked = requestProducer;
         ring._responseConsumer = responseProducer;
         ring._responseSeen = responseProducer;
         return true;
@@ -138,7 +141,8 @@ public unsafe struct FrontRing<TRequest, TResponse, TAccess>
     }
 
     /// <summary>Publishes every written request without deciding about a notification
-    /// (io/ring.h: RING_PUSH_REQUESTS).</summary>
+    /// (io/ring.h: RING_PUSH_REQUESTS). For a burst: publish as it goes, then end the burst with
+    /// <see cref="PushRequestsAndCheckNotify"/>, whose check covers these requests too.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PushRequests()
     {
@@ -149,11 +153,15 @@ public unsafe struct FrontRing<TRequest, TResponse, TAccess>
 
     /// <summary>Publishes every written request and says whether the back-end must be notified
     /// (io/ring.h: RING_PUSH_REQUESTS_AND_CHECK_NOTIFY). True only when the back-end's req_event lies among
-    /// the requests just published, that is, when it has announced that it is about to sleep.</summary>
+    /// the requests published since the previous check, that is, when it has announced that it is about to
+    /// sleep. Unlike io/ring.h, whose "old" is the current req_prod, the range starts at the last check, so
+    /// requests published by <see cref="PushRequests"/> in between are covered: io/ring.h would miss a
+    /// back-end that armed its event for one of those (that push had no barrier, so its final check may not
+    /// have seen it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool PushRequestsAndCheckNotify()
     {
-        uint old = _requestPublished;
+        uint old = _requestChecked;
         uint published = _requestProducer;
         if (published == old)
         {
@@ -163,6 +171,7 @@ public unsafe struct FrontRing<TRequest, TResponse, TAccess>
         // Release: the back-end sees the request entries before the req_prod that covers them.
         TAccess.Write(&_shared->RequestProducer, published);
         _requestPublished = published;
+        _requestChecked = published;
         // Full barrier: the back-end must be able to see the new req_prod before we read req_event. It pairs
         // with the barrier in BackRing.FinalCheckForRequests (req_event store, then req_prod load): of the two
         // sides, at least one sees the other's store, so either the back-end finds these requests on its

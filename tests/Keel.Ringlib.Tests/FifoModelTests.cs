@@ -14,9 +14,11 @@ public enum RingCommand
 {
     WriteRequest,
     PushRequests,
+    PushRequestsUnchecked,
     TakeRequest,
     WriteResponse,
     PushResponses,
+    PushResponsesUnchecked,
     TakeResponse,
     BackFinalCheck,
     FrontFinalCheck,
@@ -135,14 +137,20 @@ internal sealed unsafe class FifoRun : IDisposable
     private readonly Queue<ulong> _published = new();
     private readonly Queue<ulong> _taken = new();
     private readonly Queue<ulong> _answered = new();
-    private readonly Queue<ulong> _responsesPublished = new();
+    private readonly Queue<ulong> _responsesPublishedQueue = new();
     private ulong _nextSequence;
     private ulong _expectedResponse;
 
-    // The model of notification hold-off: a side is idle once its final check said "nothing to do"; the next
-    // push that publishes anything must notify it, and no other push may.
-    private bool _backIdle = true;
-    private bool _frontIdle = true;
+    // The model of notification hold-off, in counts since the start (no wrap): a consumer's final check that
+    // finds nothing sets its event to (consumed + 1); a checked push must notify exactly when that event lies
+    // in (count at the previous check, count now].
+    private ulong _requestsPublished;
+    private ulong _requestsChecked;
+    private ulong _requestEvent = 1;
+    private ulong _requestsTaken;
+    private ulong _responsesPublished;
+    private ulong _responsesChecked;
+    private ulong _responseEvent = 1;
 
     public FifoRun(uint start, uint slots)
     {
@@ -172,7 +180,7 @@ internal sealed unsafe class FifoRun : IDisposable
 
     public uint SharedResponseProducer => _region.Header->ResponseProducer;
 
-    private int InFlight => _written.Count + _published.Count + _taken.Count + _answered.Count + _responsesPublished.Count;
+    private int InFlight => _written.Count + _published.Count + _taken.Count + _answered.Count + _responsesPublishedQueue.Count;
 
     public void Apply(RingCommand command)
     {
@@ -191,19 +199,23 @@ internal sealed unsafe class FifoRun : IDisposable
             }
 
             case RingCommand.PushRequests:
+            case RingCommand.PushRequestsUnchecked:
             {
-                bool anything = _written.Count > 0;
-                Assert.Equal(anything && _backIdle, _front.PushRequestsAndCheckNotify());
-                if (anything)
-                {
-                    _backIdle = false;
-                }
-
                 while (_written.Count > 0)
                 {
                     _published.Enqueue(_written.Dequeue());
+                    _requestsPublished++;
                 }
 
+                if (command == RingCommand.PushRequestsUnchecked)
+                {
+                    _front.PushRequests();
+                    break;
+                }
+
+                bool notify = _requestsChecked < _requestEvent && _requestEvent <= _requestsPublished;
+                Assert.Equal(notify, _front.PushRequestsAndCheckNotify());
+                _requestsChecked = _requestsPublished;
                 break;
             }
 
@@ -216,6 +228,7 @@ internal sealed unsafe class FifoRun : IDisposable
                     Assert.True(request.IsIntact);
                     Assert.Equal(_published.Dequeue(), request.Sequence);
                     _taken.Enqueue(request.Sequence);
+                    _requestsTaken++;
                 }
 
                 break;
@@ -235,29 +248,33 @@ internal sealed unsafe class FifoRun : IDisposable
             }
 
             case RingCommand.PushResponses:
+            case RingCommand.PushResponsesUnchecked:
             {
-                bool anything = _answered.Count > 0;
-                Assert.Equal(anything && _frontIdle, _back.PushResponsesAndCheckNotify());
-                if (anything)
-                {
-                    _frontIdle = false;
-                }
-
                 while (_answered.Count > 0)
                 {
-                    _responsesPublished.Enqueue(_answered.Dequeue());
+                    _responsesPublished++;
+                    _responsesPublishedQueue.Enqueue(_answered.Dequeue());
                 }
 
+                if (command == RingCommand.PushResponsesUnchecked)
+                {
+                    _back.PushResponses();
+                    break;
+                }
+
+                bool notify = _responsesChecked < _responseEvent && _responseEvent <= _responsesPublished;
+                Assert.Equal(notify, _back.PushResponsesAndCheckNotify());
+                _responsesChecked = _responsesPublished;
                 break;
             }
 
             case RingCommand.TakeResponse:
             {
-                bool available = _responsesPublished.Count > 0;
+                bool available = _responsesPublishedQueue.Count > 0;
                 Assert.Equal(available, _front.TryTakeResponse(out TestResponse response));
                 if (available)
                 {
-                    ulong expected = _responsesPublished.Dequeue();
+                    ulong expected = _responsesPublishedQueue.Dequeue();
                     Assert.Equal(expected, response.Sequence);
                     Assert.Equal(_expectedResponse, response.Sequence);
                     _expectedResponse++;
@@ -272,7 +289,7 @@ internal sealed unsafe class FifoRun : IDisposable
                 Assert.Equal(work, _back.FinalCheckForRequests());
                 if (!work)
                 {
-                    _backIdle = true;
+                    _requestEvent = _requestsTaken + 1;
                 }
 
                 break;
@@ -280,11 +297,11 @@ internal sealed unsafe class FifoRun : IDisposable
 
             case RingCommand.FrontFinalCheck:
             {
-                bool work = _responsesPublished.Count > 0;
+                bool work = _responsesPublishedQueue.Count > 0;
                 Assert.Equal(work, _front.FinalCheckForResponses());
                 if (!work)
                 {
-                    _frontIdle = true;
+                    _responseEvent = _expectedResponse + 1;
                 }
 
                 break;
@@ -302,7 +319,7 @@ internal sealed unsafe class FifoRun : IDisposable
         Assert.Equal(_start + (uint)_nextSequence, _front.RequestProducer);
         Assert.Equal(_start + (uint)_expectedResponse, _front.ResponseConsumer);
         Assert.Equal((uint)_published.Count, _back.UnconsumedRequests());
-        Assert.Equal((uint)_responsesPublished.Count, _front.UnconsumedResponses());
+        Assert.Equal((uint)_responsesPublishedQueue.Count, _front.UnconsumedResponses());
     }
 
     public void DrainAndCheckEverythingArrivedOnce()
@@ -319,7 +336,7 @@ internal sealed unsafe class FifoRun : IDisposable
         }
 
         Apply(RingCommand.PushResponses);
-        while (_responsesPublished.Count > 0)
+        while (_responsesPublishedQueue.Count > 0)
         {
             Apply(RingCommand.TakeResponse);
         }

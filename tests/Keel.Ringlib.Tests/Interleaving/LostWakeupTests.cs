@@ -38,6 +38,23 @@ public sealed class LostWakeupTests
     }
 
     [Theory]
+    [InlineData(Direction.Requests, MemoryModel.SequentiallyConsistent)]
+    [InlineData(Direction.Requests, MemoryModel.TotalStoreOrder)]
+    [InlineData(Direction.Responses, MemoryModel.TotalStoreOrder)]
+    public void A_burst_published_unchecked_and_closed_by_one_checked_push_loses_no_wake_up(Direction direction, MemoryModel model)
+    {
+        using var scenario = new WakeupScenario<ExploredAccess>(direction, ConsumerVariant.FinalCheck, Messages, ProducerVariant.CheckAtEndOfBurst);
+        ExplorationResult result = scenario.Explore(model, Bound);
+        _output.WriteLine($"{direction}/{model}: {result.Executions} executions, notifications {scenario.MinNotifications}..{scenario.MaxNotifications}");
+
+        Assert.Empty(result.Errors);
+        Assert.True(result.Exhausted);
+        Assert.True(result.Violations == 0, result.FirstViolation + " schedule: " + result.FirstViolationSchedule);
+        Assert.Equal(1, scenario.MaxNotifications);
+        Assert.Equal(0, scenario.MinNotifications);
+    }
+
+    [Theory]
     [InlineData(Direction.Requests)]
     [InlineData(Direction.Responses)]
     public void Notifications_are_suppressed_while_the_consumer_is_busy(Direction direction)

@@ -25,6 +25,16 @@ public enum ConsumerVariant
     ArmsWithoutRecheck,
 }
 
+/// <summary>How the producing side publishes.</summary>
+public enum ProducerVariant
+{
+    /// <summary>Every message is published with push-and-check-notify.</summary>
+    CheckEveryPush,
+
+    /// <summary>A burst: every message but the last is published without a check, the last with one.</summary>
+    CheckAtEndOfBurst,
+}
+
 /// <summary>
 /// A producer and a consumer using the production rings (compiled against <typeparamref name="TAccess"/>) on
 /// a shared region: the producer publishes <c>messages</c> entries one by one, notifying when the ring says
@@ -38,15 +48,17 @@ public sealed unsafe class WakeupScenario<TAccess> : IDisposable
     private readonly SharedRegion _region;
     private readonly Direction _direction;
     private readonly ConsumerVariant _variant;
+    private readonly ProducerVariant _producerVariant;
     private readonly int _messages;
     private readonly List<ulong> _received = new();
     private FrontRing<TestRequest, TestResponse, TAccess> _front;
     private BackRing<TestRequest, TestResponse, TAccess> _back;
 
-    public WakeupScenario(Direction direction, ConsumerVariant variant, int messages)
+    public WakeupScenario(Direction direction, ConsumerVariant variant, int messages, ProducerVariant producerVariant = ProducerVariant.CheckEveryPush)
     {
         _direction = direction;
         _variant = variant;
+        _producerVariant = producerVariant;
         _messages = messages;
         _region = new SharedRegion(RingGeometry.HeaderBytes + 4 * RingGeometry.EntryBytes<TestRequest, TestResponse>());
     }
@@ -101,7 +113,11 @@ public sealed unsafe class WakeupScenario<TAccess> : IDisposable
             for (int i = 0; i < _messages; i++)
             {
                 Require(_front.TryWriteRequest(TestRequest.For((ulong)i)), "ring full");
-                if (_front.PushRequestsAndCheckNotify())
+                if (_producerVariant == ProducerVariant.CheckAtEndOfBurst && i < _messages - 1)
+                {
+                    _front.PushRequests();
+                }
+                else if (_front.PushRequestsAndCheckNotify())
                 {
                     explorer.Notify();
                 }
@@ -115,7 +131,11 @@ public sealed unsafe class WakeupScenario<TAccess> : IDisposable
         {
             Require(_back.TryTakeRequest(out TestRequest request), "request missing");
             Require(_back.TryWriteResponse(new TestResponse { Sequence = request.Sequence }), "no slot for the response");
-            if (_back.PushResponsesAndCheckNotify())
+            if (_producerVariant == ProducerVariant.CheckAtEndOfBurst && i < _messages - 1)
+            {
+                _back.PushResponses();
+            }
+            else if (_back.PushResponsesAndCheckNotify())
             {
                 explorer.Notify();
             }
