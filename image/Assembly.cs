@@ -1,4 +1,5 @@
 using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
 
 namespace Keel.Image;
 
@@ -20,5 +21,19 @@ public static class AssemblerExtensions
         var result = assembler.Assemble(new StreamCodeWriter(stream), baseAddress, BlockEncoderOptions.ReturnNewInstructionOffsets);
         var resolved = labels.ToDictionary(pair => pair.Key, pair => result.GetLabelRIP(pair.Value));
         return new AssembledCode(stream.ToArray(), baseAddress, resolved);
+    }
+
+    /// <summary>
+    /// Loads DS, ES and SS with the selector in the given register and clears FS and GS (their bases come
+    /// from MSRs in long mode). Clobbers eax.
+    /// </summary>
+    public static void LoadDataSegments(this Assembler a, AssemblerRegister16 selector)
+    {
+        a.mov(ds, selector);
+        a.mov(es, selector);
+        a.mov(ss, selector);
+        a.xor(eax, eax);
+        a.mov(fs, ax);
+        a.mov(gs, ax);
     }
 }

@@ -199,12 +199,7 @@ public static class BootStub
     {
         var a = new Assembler(64);
         a.mov(ax, 0x10);
-        a.mov(ds, ax);
-        a.mov(es, ax);
-        a.mov(ss, ax);
-        a.xor(eax, eax);
-        a.mov(fs, ax);
-        a.mov(gs, ax);
+        a.LoadDataSegments(ax);
         // Managed entry: keel_main(multiboot2 info physical address, boot link table virtual address),
         // on the kernel stack, with a zero return address so the stack is aligned as after a call
         // (SysV ABI: rsp + 8 is 16-byte aligned at entry) and a backtrace ends there.

@@ -190,12 +190,7 @@ public static class RuntimeStubs
         // then CS through a far return (the only way to load CS in long mode without a far jump target).
         Mark("keel_load_gdt");
         a.lgdt(__[rdi]);
-        a.mov(ds, dx);
-        a.mov(es, dx);
-        a.mov(ss, dx);
-        a.xor(eax, eax);
-        a.mov(fs, ax);
-        a.mov(gs, ax);
+        a.LoadDataSegments(dx);
         a.pop(rax);
         a.push(rsi);
         a.push(rax);
