@@ -66,10 +66,12 @@ namespace System
         internal IntPtr _value;
     }
 
-    /// <summary>Type objects exist only as the compiler's handles here: there is no reflection.</summary>
+    /// <summary>Type objects exist only as the compiler's handles here: there is no reflection, so asking
+    /// for one (typeof) is reported rather than answered with a wrong value.</summary>
     public abstract class Type
     {
-        public static Type GetTypeFromHandle(RuntimeTypeHandle handle) => null;
+        public static Type GetTypeFromHandle(RuntimeTypeHandle handle) =>
+            throw new NotSupportedException("Type objects need reflection, which this core library does not have.");
     }
 
     internal sealed class RuntimeType : Type
@@ -247,8 +249,6 @@ namespace System
             _functionPointer = functionPointerThunk;
             _firstParameter = this;
         }
-
-        internal IntPtr GetThunk(int whichThunk) => IntPtr.Zero;
     }
 
     public abstract class MulticastDelegate : Delegate

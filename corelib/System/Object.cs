@@ -24,6 +24,8 @@ namespace System
             return (int)Unsafe.As<object, nint>(ref self);
         }
 
+        // Without reflection metadata the runtime cannot name an object's type; types that have a
+        // meaningful text override this.
         public virtual string ToString() => "System.Object";
 
         public static bool ReferenceEquals(object objA, object objB) => objA == objB;

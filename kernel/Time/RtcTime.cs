@@ -14,7 +14,9 @@ namespace Keel.Kernel.Time
         /// <summary>
         /// Decodes RTC registers. Status B bit 2 set means binary values (else BCD); bit 1 set means a 24-hour
         /// clock (else 12-hour, with bit 7 of the hour as PM). A zero century register means "not provided",
-        /// and the 21st century is assumed. False if any field is out of range.
+        /// and the 21st century is assumed, as it is when the register reads as something no RTC holds (the
+        /// century register's location comes from ACPI, and 0x32 is only the common choice). False if any
+        /// field is out of range.
         /// </summary>
         public static bool TryDecode(RtcRegisters r, out DateTimeParts time)
         {
@@ -27,7 +29,8 @@ namespace Keel.Kernel.Time
             time.Hour = Value((byte)(r.Hours & 0x7F), binary);
             time.Day = Value(r.Day, binary);
             time.Month = Value(r.Month, binary);
-            int century = r.Century == 0 ? 20 : Value(r.Century, binary);
+            int century = Value(r.Century, binary);
+            if (century < 19 || century > 29) century = 20;
             time.Year = century * 100 + Value(r.Year, binary);
             if (!twentyFourHour)
             {

@@ -37,6 +37,17 @@ public class RtcTimeTests
         Assert.Equal((2099, 2, 28, 17, 6, 5), (t.Year, t.Month, t.Day, t.Hour, t.Minute, t.Second));
     }
 
+    [Theory]
+    [InlineData(0xFF)]
+    [InlineData(0x00)]
+    [InlineData(0x99)]
+    public void A_century_register_holding_no_plausible_century_means_the_2000s(byte century)
+    {
+        var r = new RtcRegisters { Seconds = 0, Minutes = 0, Hours = 0, Day = 1, Month = 1, Year = 0x26, Century = century, StatusB = 0x02 };
+        Assert.True(DateTimeParts.TryDecode(r, out var t));
+        Assert.Equal(2026, t.Year);
+    }
+
     [Fact]
     public void Out_of_range_fields_are_rejected()
     {
