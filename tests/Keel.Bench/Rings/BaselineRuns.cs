@@ -13,7 +13,8 @@ namespace Keel.Bench.Rings;
 /// System.Threading.Channels: a bounded channel of the ring's capacity, single reader and single writer,
 /// either one awaited call per message ("unbatched") or the TryWrite/TryRead loops that only await when
 /// the channel is full or empty ("batched"). ConcurrentQueue: no waiting primitive of its own, so both sides
-/// spin; the producer holds back once 512 messages are unconsumed, so it is bounded like the others.
+/// spin (with the same pause as the ring's polling); the producer holds back once 512 messages are
+/// unconsumed, so it is bounded like the others.
 /// Neither carries a response per message: the ring does strictly more work in these comparisons.
 /// </summary>
 public static class BaselineRuns
@@ -89,7 +90,6 @@ public static class BaselineRuns
         {
             try
             {
-                var spinner = default(SpinWait);
                 long received = 0;
                 while (received < messages)
                 {
@@ -101,12 +101,11 @@ public static class BaselineRuns
                             Volatile.Write(ref consumed.Value, received);
                         }
 
-                        spinner = default;
                     }
                     else
                     {
                         Volatile.Write(ref consumed.Value, received);
-                        spinner.SpinOnce(sleep1Threshold: -1);
+                        Spin.Pause();
                     }
                 }
             }
@@ -123,10 +122,9 @@ public static class BaselineRuns
         {
             if (i - known >= Capacity)
             {
-                var spinner = default(SpinWait);
                 while (i - (known = Volatile.Read(ref consumed.Value)) >= Capacity)
                 {
-                    spinner.SpinOnce(sleep1Threshold: -1);
+                    Spin.Pause();
                 }
             }
 
@@ -143,17 +141,23 @@ public static class BaselineRuns
         return new RunOutcome { Messages = messages, Seconds = watch.Elapsed.TotalSeconds };
     }
 
-    public static RunOutcome ChannelRoundTrips(int count)
+    /// <summary>Ping-pong over two bounded channels, the idiomatic way: both sides are async methods on the
+    /// thread pool. The echo's continuation often runs on the very thread that wrote the ping, so the round
+    /// trip may never cross threads; the outcome counts how often that happened.</summary>
+    public static RunOutcome ChannelRoundTripsAsync(int count)
     {
         var options = new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true };
         Channel<Message64> ping = Channel.CreateBounded<Message64>(options);
         Channel<Message64> pong = Channel.CreateBounded<Message64>(options);
+        int echoThread = 0;
+        long sameThread = 0;
 
         async Task Echo()
         {
             for (int i = 0; i < count; i++)
             {
                 Message64 m = await ping.Reader.ReadAsync().ConfigureAwait(false);
+                Volatile.Write(ref echoThread, Environment.CurrentManagedThreadId);
                 await pong.Writer.WriteAsync(m).ConfigureAwait(false);
             }
         }
@@ -169,6 +173,10 @@ public static class BaselineRuns
                 Message64 back = await pong.Reader.ReadAsync().ConfigureAwait(false);
                 samples[i] = (Stopwatch.GetTimestamp() - start) * nanosecondsPerTick;
                 Check(back, i);
+                if (Volatile.Read(ref echoThread) == Environment.CurrentManagedThreadId)
+                {
+                    sameThread++;
+                }
             }
         }
 
@@ -177,7 +185,51 @@ public static class BaselineRuns
         Task.Run(Drive).Wait();
         echo.Wait();
         watch.Stop();
+        return new RunOutcome { Messages = count, Seconds = watch.Elapsed.TotalSeconds, RoundTripNanoseconds = samples, SameThreadRoundTrips = sameThread };
+    }
+
+    /// <summary>Ping-pong over two bounded channels between two dedicated threads, each blocking on the
+    /// channel's ValueTask when it has to wait: a round trip always crosses threads, as the ring's does.</summary>
+    public static RunOutcome ChannelRoundTripsBetweenThreads(int count)
+    {
+        var options = new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true };
+        Channel<Message64> ping = Channel.CreateBounded<Message64>(options);
+        Channel<Message64> pong = Channel.CreateBounded<Message64>(options);
+        var echo = new Thread(() =>
+        {
+            for (int i = 0; i < count; i++)
+            {
+                Message64 m = Await(ping.Reader.ReadAsync());
+                Await(pong.Writer.WriteAsync(m));
+            }
+        }) { Name = "channel-echo", IsBackground = true };
+        echo.Start();
+
+        var samples = new double[count];
+        double nanosecondsPerTick = 1e9 / Stopwatch.Frequency;
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            Await(ping.Writer.WriteAsync(Message64.For((ulong)i)));
+            Message64 back = Await(pong.Reader.ReadAsync());
+            samples[i] = (Stopwatch.GetTimestamp() - start) * nanosecondsPerTick;
+            Check(back, i);
+        }
+
+        watch.Stop();
+        echo.Join();
         return new RunOutcome { Messages = count, Seconds = watch.Elapsed.TotalSeconds, RoundTripNanoseconds = samples };
+    }
+
+    private static T Await<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
+
+    private static void Await(ValueTask task)
+    {
+        if (!task.IsCompletedSuccessfully)
+        {
+            task.AsTask().GetAwaiter().GetResult();
+        }
     }
 
     public static RunOutcome ConcurrentQueueRoundTrips(int count)
@@ -191,7 +243,7 @@ public static class BaselineRuns
                 Message64 m;
                 while (!ping.TryDequeue(out m))
                 {
-                    Thread.SpinWait(8);
+                    Spin.Pause();
                 }
 
                 pong.Enqueue(m);
@@ -209,7 +261,7 @@ public static class BaselineRuns
             Message64 back;
             while (!pong.TryDequeue(out back))
             {
-                Thread.SpinWait(8);
+                Spin.Pause();
             }
 
             samples[i] = (Stopwatch.GetTimestamp() - start) * nanosecondsPerTick;

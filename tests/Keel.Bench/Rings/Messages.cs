@@ -73,6 +73,7 @@ public sealed class RunOutcome
     public long NotificationsToConsumer;
     public long NotificationsToProducer;
     public double[] RoundTripNanoseconds;
+    public long SameThreadRoundTrips;
 
     public double MessagesPerSecond => Messages / Seconds;
 

@@ -1,7 +1,6 @@
 using System;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 using System.Threading;
 using Keel.Ringlib;
 
@@ -19,8 +18,10 @@ public static unsafe class RingRuns
     /// <summary>16 pages: 512 slots of 64 bytes.</summary>
     public const uint RegionBytes = 16 * 4096;
 
-    /// <summary>How long an idle side keeps looking for work before it runs its final check and sleeps.</summary>
-    public const double DefaultPollMicroseconds = 20;
+    /// <summary>How long an idle side keeps looking for work before it runs its final check and sleeps. It must
+    /// exceed the time a sleeping thread takes to wake (tens of microseconds on a virtual machine whose idle
+    /// CPU halts): with a shorter window the two sides fall into step, each sleeping while the other wakes.</summary>
+    public const double DefaultPollMicroseconds = 200;
 
     /// <summary>Requests flow one way as fast as possible. With batch 1 every request and every response is
     /// published (and checked for notification) on its own; with batch n they are published n at a time.</summary>
@@ -80,11 +81,12 @@ public static unsafe class RingRuns
             using var toConsumer = new LatchedEvent();
             using var toProducer = new LatchedEvent();
             Exception failure = null;
+            long notificationsToProducer = 0;
             var consumer = new Thread(() =>
             {
                 try
                 {
-                    ConsumeAndAnswer(region, count, 1, pollMicroseconds, toConsumer, toProducer, echoOnly: true);
+                    notificationsToProducer = ConsumeAndAnswer(region, count, 1, pollMicroseconds, toConsumer, toProducer, echoOnly: true);
                 }
                 catch (Exception e)
                 {
@@ -135,7 +137,14 @@ public static unsafe class RingRuns
                 throw new InvalidOperationException("ring echo failed", failure);
             }
 
-            return new RunOutcome { Messages = count, Seconds = watch.Elapsed.TotalSeconds, NotificationsToConsumer = notifications, RoundTripNanoseconds = samples };
+            return new RunOutcome
+            {
+                Messages = count,
+                Seconds = watch.Elapsed.TotalSeconds,
+                NotificationsToConsumer = notifications,
+                NotificationsToProducer = notificationsToProducer,
+                RoundTripNanoseconds = samples,
+            };
         }
         finally
         {
@@ -185,8 +194,12 @@ public static unsafe class RingRuns
                 toConsumer.Notify();
             }
 
+            // Responses are only needed to free slots: reap them once half the ring is in flight (or when
+            // everything has been sent), not after every publish, which would pull the shared header across
+            // cores once more per message.
             int answered = 0;
-            while (front.TryTakeResponse(out Completion done))
+            bool reap = front.FreeRequests < front.Size / 2 || sent == messages;
+            while (reap && front.TryTakeResponse(out Completion done))
             {
                 if (done.Sequence != (ulong)completed)
                 {
@@ -251,8 +264,7 @@ public static unsafe class RingRuns
     }
 
     /// <summary>Looks for responses for up to <paramref name="microseconds"/>; true as soon as one is there.
-    /// Pauses between looks with the PAUSE instruction (Thread.SpinWait is calibrated far longer on some
-    /// virtual machines) and reads the clock only every 32 looks.</summary>
+    /// Pauses between looks and reads the clock only every 32 looks.</summary>
     private static bool Poll(ref FrontRing<Message64, Completion> front, double microseconds)
     {
         long deadline = Stopwatch.GetTimestamp() + (long)(microseconds * Stopwatch.Frequency / 1e6);
@@ -263,7 +275,7 @@ public static unsafe class RingRuns
                 return true;
             }
 
-            Pause();
+            Spin.Pause();
             if ((i & 31) == 31 && Stopwatch.GetTimestamp() > deadline)
             {
                 break;
@@ -283,7 +295,7 @@ public static unsafe class RingRuns
                 return true;
             }
 
-            Pause();
+            Spin.Pause();
             if ((i & 31) == 31 && Stopwatch.GetTimestamp() > deadline)
             {
                 break;
@@ -291,13 +303,5 @@ public static unsafe class RingRuns
         }
 
         return false;
-    }
-
-    private static void Pause()
-    {
-        if (X86Base.IsSupported)
-        {
-            X86Base.Pause();
-        }
     }
 }
