@@ -120,7 +120,7 @@ public sealed class RingBenchmarks : IBenchmark
             "microseconds to wake, because an idle virtual CPU halts. A transport whose waiting side sleeps as soon as it finds nothing " +
             "(Channels, whose continuations go through the thread pool) pays that often; the ring's polling window avoids it. The " +
             "baselines' figures therefore move a lot with what else the machine is doing: while unrelated builds kept both CPUs busy, " +
-            "the same Channels code was measured here at up to about 11 million msg/s, which would cut the ratios above by three or more. " +
+            "the same Channels code was measured here at over 10 million msg/s (19 million in one run), which would cut the ratios above by three or more. " +
             "Compare runs made on an otherwise idle machine.");
         return section;
     }
