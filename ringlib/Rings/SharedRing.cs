@@ -39,7 +39,10 @@
 //   and send an event only when it returns true. Consumer: take entries (TryTakeRequest/TryTakeResponse)
 //   until none is left, then call FinalCheckForXxx; only if that returns false may it sleep until the next
 //   event. This pair of steps is what makes wake-ups impossible to lose, and it is also what suppresses
-//   notifications while the consumer is busy.
+//   notifications while the consumer is busy. A burst may be published piecemeal with PushRequests /
+//   PushResponses and closed with one PushXxxAndCheckNotify: its check covers everything published since
+//   the previous check (io/ring.h's covers only what that last push added, which can miss a consumer that
+//   went to sleep during the burst).
 //
 // What a ring does NOT do
 //   No flow control beyond refusing to write into a full ring, no locking (one producer and one consumer
