@@ -273,7 +273,7 @@ public sealed unsafe class Explorer : IDisposable
         Sleeps++;
         HandOff(self);
         _gates[self].Wait();
-        if (_abort)
+        if (_abort || _shutdown)
         {
             return false;
         }
@@ -324,9 +324,19 @@ public sealed unsafe class Explorer : IDisposable
             {
                 program(this);
             }
-            catch (Exception e)
+            catch (Exception e) when (!_shutdown)
             {
                 _threadError ??= (self == Producer ? "producer: " : "consumer: ") + e;
+            }
+            catch (Exception)
+            {
+                // The exploration is shutting down and unwound this program.
+                return;
+            }
+
+            if (_shutdown)
+            {
+                return;
             }
 
             if (_abort)
@@ -415,6 +425,11 @@ public sealed unsafe class Explorer : IDisposable
 
             _gates[other].Release();
             _gates[self].Wait();
+            if (_shutdown)
+            {
+                throw new OperationCanceledException("the exploration stopped");
+            }
+
             return;
         }
     }
