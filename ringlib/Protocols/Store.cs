@@ -200,7 +200,10 @@ public struct StoreMessageHeader
     /// <summary>Bytes of payload after the header.</summary>
     [FieldOffset(12)] public uint Length;
 
-    /// <summary>Decodes and checks a header from the first 16 bytes of <paramref name="source"/>.</summary>
+    /// <summary>Decodes and checks a header from the first 16 bytes of <paramref name="source"/>. The header is
+    /// filled in whenever 16 bytes were there: after UnknownType the payload length is still good, so the
+    /// reader can skip the payload and answer with an error; after PayloadTooLarge the stream cannot be
+    /// followed any further and the connection must be dropped.</summary>
     public static StoreHeaderError TryRead(ReadOnlySpan<byte> source, out StoreMessageHeader header)
     {
         header = default;

@@ -145,8 +145,10 @@ public sealed unsafe class StoreTests
         Assert.Equal(StoreHeaderError.Truncated, StoreMessageHeader.TryRead(bytes.AsSpan(0, 15), out _));
         new StoreMessageHeader { Type = 2, Length = 4097 }.TryWrite(bytes);
         Assert.Equal(StoreHeaderError.PayloadTooLarge, StoreMessageHeader.TryRead(bytes, out _));
-        new StoreMessageHeader { Type = 20, Length = 1 }.TryWrite(bytes);
-        Assert.Equal(StoreHeaderError.UnknownType, StoreMessageHeader.TryRead(bytes, out _));
+        new StoreMessageHeader { Type = 20, RequestId = 5, Length = 1 }.TryWrite(bytes);
+        Assert.Equal(StoreHeaderError.UnknownType, StoreMessageHeader.TryRead(bytes, out StoreMessageHeader unknown));
+        Assert.Equal(1u, unknown.Length);
+        Assert.Equal(5u, unknown.RequestId);
         new StoreMessageHeader { Type = 23, Length = 1 }.TryWrite(bytes);
         Assert.Equal(StoreHeaderError.UnknownType, StoreMessageHeader.TryRead(bytes, out _));
         new StoreMessageHeader { Type = 22, Length = 1 }.TryWrite(bytes);
