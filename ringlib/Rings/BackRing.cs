@@ -132,7 +132,9 @@ public unsafe struct BackRing<TRequest, TResponse, TAccess>
 
     /// <summary>Copies the next request out of the ring. The copy is the only read of that slot: the caller
     /// validates and uses the copy, so the front-end cannot change a request after it was checked (XSA-155,
-    /// io/ring.h: RING_COPY_REQUEST). Returns false when no request is available or the ring has failed.</summary>
+    /// io/ring.h: RING_COPY_REQUEST). The compiler may load only the fields the caller uses, but the .NET
+    /// memory model forbids it to introduce reads, so no field is fetched from the slot twice.
+    /// Returns false when no request is available or the ring has failed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryTakeRequest(out TRequest request)
     {

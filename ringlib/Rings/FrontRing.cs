@@ -213,7 +213,9 @@ public unsafe struct FrontRing<TRequest, TResponse, TAccess>
     }
 
     /// <summary>Copies the next response out of the ring. The copy is the only read of that slot: the caller
-    /// checks and uses the copy, so the back-end cannot change it under the caller's feet (XSA-155).</summary>
+    /// checks and uses the copy, so the back-end cannot change it under the caller's feet (XSA-155). The
+    /// compiler may load only the fields the caller uses, but the .NET memory model forbids it to introduce
+    /// reads, so no field is fetched from the slot twice.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryTakeResponse(out TResponse response)
     {
