@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
 
@@ -17,6 +18,7 @@ public struct Message64
     public ulong F;
     public ulong G;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Message64 For(ulong sequence) => new()
     {
         Sequence = sequence,
