@@ -62,6 +62,8 @@ Task("Build")
 var images = new (string File, string CommandLine)[]
 {
     ("keel.img", ""),
+    // Shuts down once ready: proves the clean-exit path.
+    ("keel-exit.img", "keel.exit"),
     // These make the kernel fail on purpose, so the system tests can check each report and the exit status.
     ("keel-pagefault.img", "keel.fault=page"),
     ("keel-throw.img", "keel.fault=throw"),

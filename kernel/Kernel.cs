@@ -118,6 +118,11 @@ namespace Keel.Kernel
             if (CommandLine.TryGet(boot.CommandLine, "keel.fault", out string fault)) DeliberateFault(fault);
 
             Console.WriteLine("keel: ready");
+            if (CommandLine.TryGet(boot.CommandLine, "keel.exit", out _))
+            {
+                Console.WriteLine("keel: keel.exit: shutting down");
+                Machine.Stop(ExitStatus.Success);
+            }
             while (true) Native.WaitForInterrupt();
         }
 

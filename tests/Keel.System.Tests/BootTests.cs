@@ -59,4 +59,14 @@ public sealed class BootTests
             await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
             await qemu.WaitForLineAsync(Ready(), LineTimeout, cancel);
         });
+
+    [Fact]
+    public Task With_keel_exit_the_kernel_shuts_down_once_ready_and_QEMU_exits_with_status_33() =>
+        Machine.BootAsync(Machine.Image("keel-exit.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
+            await qemu.WaitForLineAsync(Ready(), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(ShuttingDown(), LineTimeout, cancel);
+            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(TimeSpan.FromSeconds(30), cancel));
+        });
 }

@@ -68,6 +68,12 @@ internal static partial class SerialContract
     [GeneratedRegex(@"^\*\*\* stopping the machine$")]
     public static partial Regex Stopping();
 
+    [GeneratedRegex(@"^keel: keel\.exit: shutting down$")]
+    public static partial Regex ShuttingDown();
+
+    /// <summary>QEMU's exit status when the kernel writes 0x10 to isa-debug-exit to shut down cleanly: (0x10 &lt;&lt; 1) | 1.</summary>
+    public const int CleanShutdownExitStatus = 33;
+
     /// <summary>QEMU's exit status when the kernel writes 0x11 to isa-debug-exit after a fatal fault: (0x11 &lt;&lt; 1) | 1.</summary>
     public const int FatalFaultExitStatus = 35;
 
