@@ -117,6 +117,11 @@ namespace Keel.Kernel
 
             if (CommandLine.TryGet(boot.CommandLine, "keel.fault", out string fault)) DeliberateFault(fault);
 
+            Console.Write("heap: ");
+            Console.Decimal(Heap.AllocatedBytes / 1024);
+            Console.Write(" KiB of ");
+            Console.Decimal(Heap.DonatedBytes / 1024);
+            Console.WriteLine(" KiB used");
             Console.WriteLine("keel: ready");
             if (CommandLine.TryGet(boot.CommandLine, "keel.exit", out _))
             {

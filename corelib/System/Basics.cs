@@ -189,16 +189,6 @@ namespace System
         public static explicit operator T(T? value) => value.Value;
     }
 
-    public ref struct TypedReference
-    {
-        private readonly ref byte _value;
-        private readonly IntPtr _type;
-    }
-
-    public ref struct ArgIterator
-    {
-    }
-
     public abstract class Delegate
     {
         // The field names and meanings are the ones ILC's delegate construction code writes.
