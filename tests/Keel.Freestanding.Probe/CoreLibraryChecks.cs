@@ -10,6 +10,7 @@ namespace Keel.Freestanding.Probe
         private static readonly string s_greeting = "hello";
         private static readonly int[] s_squares = Squares(5);
         private static int s_counter;
+        private static long s_wide;
 
         internal static void Run()
         {
@@ -35,6 +36,8 @@ namespace Keel.Freestanding.Probe
             BinaryPrimitives.WriteUInt32LittleEndian(bytes, 0xA1B2C3D4);
             Program.Check("spans and little-endian primitives", bytes[0] == 0xD4 && BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(2)) == 0xA1B2);
             Program.Check("interlocked operations", Interlocked.Increment(ref s_counter) == 1 && Interlocked.CompareExchange(ref s_counter, 5, 1) == 1 && s_counter == 5);
+            Program.Check("64-bit interlocked operations", Interlocked.CompareExchange(ref s_wide, 1L << 40, 0) == 0 &&
+                Interlocked.Exchange(ref s_wide, 7) == 1L << 40 && Interlocked.Add(ref s_wide, 3) == 10 && Interlocked.CompareExchange(ref s_wide, 0, 9) == 10);
             Func<int, int> twice = x => x * 2;
             int captured = 10;
             Func<int> closure = () => captured + 1;

@@ -44,6 +44,7 @@ public class ProbeTests
         "generic structs over value types",
         "spans and little-endian primitives",
         "interlocked operations",
+        "64-bit interlocked operations",
         "delegates and closures",
         "boxing and unboxing",
     ];
