@@ -196,8 +196,8 @@ Task("Test")
 });
 
 Task("Bench")
-    .Description("Runs the benchmarks in tests/Keel.Bench; the report goes to artifacts/bench")
-    .IsDependentOn("Build")
+    .Description("Runs the benchmarks in tests/Keel.Bench (rings, and boots of the real image); the report goes to artifacts/bench")
+    .IsDependentOn("Image")
     .Does(() =>
 {
     var project = root.CombineWithFilePath("tests/Keel.Bench/Keel.Bench.csproj");

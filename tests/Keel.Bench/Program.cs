@@ -7,6 +7,7 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using Keel.Bench.Boot;
 using Keel.Bench.Rings;
 
 namespace Keel.Bench;
@@ -17,6 +18,7 @@ public static class Program
     private static IBenchmark[] Benchmarks() => new IBenchmark[]
     {
         new RingBenchmarks(),
+        new BootBenchmarks(),
     };
 
     public static int Main(string[] args)
