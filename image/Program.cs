@@ -60,6 +60,8 @@ public static class Program
         Directory.CreateDirectory(Path.Combine(staging, "boot", "grub"));
         File.Copy(elf, Path.Combine(staging, "boot", "kernel.elf"));
         File.Copy(symbols, Path.Combine(staging, "boot", "kernel.sym"));
+        if (!File.Exists(ConsoleFont.GrubAsciiHeader)) throw new BuildException($"{ConsoleFont.GrubAsciiHeader} is missing (Debian package grub-common)");
+        File.WriteAllBytes(Path.Combine(staging, "boot", "font.bin"), ConsoleFont.FromGrubHeader(File.ReadAllText(ConsoleFont.GrubAsciiHeader)));
         File.WriteAllText(Path.Combine(staging, "boot", "grub", "grub.cfg"), GrubConfig(options.CommandLine));
 
         string image = Path.GetFullPath(options.Output, root);
@@ -156,6 +158,7 @@ public static class Program
         s.AppendLine("menuentry \"Keel\" {");
         s.AppendLine($"    multiboot2 /boot/kernel.elf {commandLine}".TrimEnd());
         s.AppendLine("    module2 /boot/kernel.sym symbols");
+        s.AppendLine("    module2 /boot/font.bin font");
         s.AppendLine("    boot");
         s.AppendLine("}");
         return s.ToString();

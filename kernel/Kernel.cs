@@ -31,18 +31,21 @@ namespace Keel.Kernel
             Heap.Donate((byte*)layout.HeapStart, (nuint)(layout.HeapEnd - layout.HeapStart));
             StartupCodeHelpers.InitializeModules((nint*)layout.ModulesStart, (nint*)layout.ModulesEnd);
 
+            ReadOnlySpan<byte> infoBytes = new ReadOnlySpan<byte>(DirectMap.Pointer(multibootInfoPhysical), *(int*)DirectMap.Pointer(multibootInfoPhysical));
+            Multiboot2Error error = Multiboot2Info.Parse(infoBytes, out Multiboot2Info boot);
+            if (boot.HasDisplay) Screen.Initialize(boot.Display, ModuleBytes(boot, "font"));
+
             Console.Write("Keel ");
             Console.Write(Version);
             Console.WriteLine(" (x86-64)");
-
-            ReadOnlySpan<byte> infoBytes = new ReadOnlySpan<byte>(DirectMap.Pointer(multibootInfoPhysical), *(int*)DirectMap.Pointer(multibootInfoPhysical));
-            Multiboot2Error error = Multiboot2Info.Parse(infoBytes, out Multiboot2Info boot);
             if (error != Multiboot2Error.None) Panic("the Multiboot2 information is malformed", (ulong)error);
             Console.Write("boot: loader \"");
             Console.Write(boot.LoaderName);
             Console.Write("\" command line \"");
             Console.Write(boot.CommandLine);
             Console.WriteLine("\"");
+
+            DescribeDisplay(boot);
 
             s_frames = BuildFrameAllocator(boot, layout, multibootInfoPhysical);
             Console.Write("memory: ");
@@ -69,11 +72,9 @@ namespace Keel.Kernel
                 Console.Write(" (");
                 Console.Decimal((module.End - module.Start + 1023) / 1024);
                 Console.WriteLine(" KiB)");
-                if (module.Name == "symbols" && module.End > module.Start)
-                {
-                    FaultReport.Symbols = SymbolMap.Parse(new ReadOnlySpan<byte>(DirectMap.Pointer(module.Start), (int)(module.End - module.Start)));
-                }
             }
+
+            FaultReport.Symbols = SymbolMap.Parse(ModuleBytes(boot, "symbols"));
 
             ulong apicPhysical = LocalApic.PhysicalBase;
             if (!KernelAddressSpace.TryBuildAndSwitch(s_frames, layout, boot.HighestUsableAddress, apicPhysical))
@@ -168,6 +169,37 @@ namespace Keel.Kernel
             byte* frame = stackalloc byte[256];
             frame[depth % 256] = (byte)depth;
             return Recurse(depth + 1) + frame[(depth + 1) % 256];
+        }
+
+        /// <summary>The contents of the named module, or nothing if GRUB did not load one by that name.</summary>
+        private static ReadOnlySpan<byte> ModuleBytes(Multiboot2Info boot, string name)
+        {
+            for (int i = 0; i < boot.Modules.Length; i++)
+            {
+                BootModule module = boot.Modules[i];
+                if (module.Name == name && module.End > module.Start && module.End - module.Start < int.MaxValue)
+                {
+                    return new ReadOnlySpan<byte>(DirectMap.Pointer(module.Start), (int)(module.End - module.Start));
+                }
+            }
+            return default;
+        }
+
+        private static void DescribeDisplay(Multiboot2Info boot)
+        {
+            Console.Write("display: ");
+            if (!boot.HasDisplay)
+            {
+                Console.WriteLine("none described by the loader; console on the serial port only");
+                return;
+            }
+            Console.Write(boot.Display.Kind == FramebufferKind.EgaText ? "EGA text " : "framebuffer ");
+            Console.Decimal(boot.Display.Width);
+            Console.Write('x');
+            Console.Decimal(boot.Display.Height);
+            Console.Write(" at ");
+            Console.Hex(boot.Display.Address, 8);
+            Console.WriteLine(Screen.Active ? "; console on the screen and the serial port" : "; console on the serial port only");
         }
 
         /// <summary>Counts timer interrupts over a TSC-measured interval, to show the tick rate is right.</summary>

@@ -31,6 +31,26 @@ namespace Keel.Kernel.Boot
         public string Name;
     }
 
+    /// <summary>Kinds of display the loader may leave set up (Multiboot2 spec 3.6.12, framebuffer_type).</summary>
+    public enum FramebufferKind : byte
+    {
+        Indexed = 0,
+        Rgb = 1,
+        EgaText = 2,
+    }
+
+    /// <summary>The display the loader left set up (Multiboot2 spec 3.6.12). For EGA text, width and height
+    /// count characters and the pitch is bytes per row of characters.</summary>
+    public struct Framebuffer
+    {
+        public ulong Address;
+        public uint Pitch;
+        public uint Width;
+        public uint Height;
+        public byte BitsPerPixel;
+        public FramebufferKind Kind;
+    }
+
     public enum Multiboot2Error
     {
         None,
@@ -50,7 +70,7 @@ namespace Keel.Kernel.Boot
     /// </summary>
     public sealed class Multiboot2Info
     {
-        private const uint TagEnd = 0, TagCommandLine = 1, TagLoaderName = 2, TagModule = 3, TagMemoryMap = 6;
+        private const uint TagEnd = 0, TagCommandLine = 1, TagLoaderName = 2, TagModule = 3, TagMemoryMap = 6, TagFramebuffer = 8;
         private const int MaxRegions = 128;
         private const int MaxModules = 32;
 
@@ -59,6 +79,10 @@ namespace Keel.Kernel.Boot
         public MemoryRegion[] Regions = new MemoryRegion[0];
         public BootModule[] Modules = new BootModule[0];
         public int TotalSize;
+
+        /// <summary>Whether the loader described a display; <see cref="Display"/> is meaningful only then.</summary>
+        public bool HasDisplay;
+        public Framebuffer Display;
 
         /// <summary>Parses the structure; on error, the result holds what was read before the problem.</summary>
         public static Multiboot2Error Parse(ReadOnlySpan<byte> data, out Multiboot2Info info)
@@ -99,6 +123,19 @@ namespace Keel.Kernel.Boot
                             modules[moduleCount].End = BinaryPrimitives.ReadUInt32LittleEndian(payload.Slice(4));
                             modules[moduleCount].Name = CString(payload.Slice(8));
                             moduleCount++;
+                        }
+                        break;
+                    case TagFramebuffer:
+                        // u64 address, u32 pitch, u32 width, u32 height, u8 bpp, u8 type, then colour info.
+                        if (payload.Length >= 22)
+                        {
+                            info.HasDisplay = true;
+                            info.Display.Address = BinaryPrimitives.ReadUInt64LittleEndian(payload);
+                            info.Display.Pitch = BinaryPrimitives.ReadUInt32LittleEndian(payload.Slice(8));
+                            info.Display.Width = BinaryPrimitives.ReadUInt32LittleEndian(payload.Slice(12));
+                            info.Display.Height = BinaryPrimitives.ReadUInt32LittleEndian(payload.Slice(16));
+                            info.Display.BitsPerPixel = payload[20];
+                            info.Display.Kind = (FramebufferKind)payload[21];
                         }
                         break;
                     case TagMemoryMap:

@@ -5,8 +5,8 @@ using Keel.Kernel.Text;
 namespace Keel.Kernel.Diagnostics
 {
     /// <summary>
-    /// The kernel console: text to COM1, with "\n" sent as CR LF for terminals. Every method is
-    /// allocation-free so fault handlers can use it.
+    /// The kernel console: text to COM1, with "\n" sent as CR LF for terminals, and to the screen when the
+    /// loader left a text display. Every method is allocation-free so fault handlers can use it.
     /// </summary>
     internal static class Console
     {
@@ -77,6 +77,7 @@ namespace Keel.Kernel.Diagnostics
         {
             if (c == (byte)'\n') Serial.Write((byte)'\r');
             Serial.Write(c);
+            Screen.Put((char)c);
         }
     }
 }

@@ -83,4 +83,14 @@ public class StubTests
         foreach (var symbol in Layout.BootLinkTable.Concat(Layout.StubLinkTable(ImageKind.Kernel))) Assert.Contains($"QUAD({symbol})", script);
         Assert.Contains($"keel_boot32 = 0x{entry:X};", script);
     }
+
+    [Fact]
+    public void The_console_font_is_GRUBs_128_ASCII_glyphs_of_16_rows()
+    {
+        byte[] font = ConsoleFont.FromGrubHeader(File.ReadAllText(ConsoleFont.GrubAsciiHeader));
+        Assert.Equal(128 * 16, font.Length);
+        Assert.All(font.AsSpan(' ' * 16, 16).ToArray(), row => Assert.Equal(0, row));
+        Assert.Contains(font.AsSpan('A' * 16, 16).ToArray(), row => row != 0);
+        Assert.Throws<BuildException>(() => ConsoleFont.FromGrubHeader("0x00, 0x01"));
+    }
 }

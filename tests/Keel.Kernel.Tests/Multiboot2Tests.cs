@@ -37,6 +37,23 @@ public class Multiboot2Tests
     }
 
     [Fact]
+    public void The_framebuffer_tag_describes_the_display_the_loader_left()
+    {
+        var payload = new byte[24];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(payload, 0xB8000);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(payload.AsSpan(8), 160);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(payload.AsSpan(12), 80);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(payload.AsSpan(16), 25);
+        payload[20] = 16;
+        payload[21] = 2;
+        Assert.Equal(Multiboot2Error.None, Multiboot2Info.Parse(new Multiboot2InfoBuilder().Tag(8, payload).Build(), out var info));
+        Assert.True(info.HasDisplay);
+        Assert.Equal(FramebufferKind.EgaText, info.Display.Kind);
+        Assert.Equal((0xB8000UL, 160u, 80u, 25u), (info.Display.Address, info.Display.Pitch, info.Display.Width, info.Display.Height));
+        Assert.False(Multiboot2Info.Parse(TypicalGrubInfo(), out var none) != Multiboot2Error.None || none.HasDisplay);
+    }
+
+    [Fact]
     public void Memory_map_entries_larger_than_the_minimum_are_stepped_over_by_their_declared_size()
     {
         var bytes = new Multiboot2InfoBuilder().MemoryMap(32, (0x100000, 0x1000000, 1), (0x2000000, 0x1000, 3)).Build();

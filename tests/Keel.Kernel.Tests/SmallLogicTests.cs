@@ -147,3 +147,40 @@ public class NumberFormatTests
         Assert.Equal("2026", Encoding.ASCII.GetString(buffer[..NumberFormat.PaddedDecimal(2026, 2, buffer)]));
     }
 }
+
+public class TextGridTests
+{
+    private static string Row(TextGrid grid, int row) => new(Enumerable.Range(0, grid.Columns).Select(c => grid[c, row]).ToArray());
+
+    [Fact]
+    public void Text_fills_rows_left_to_right_and_a_newline_starts_the_next_row()
+    {
+        var grid = new TextGrid(8, 3);
+        foreach (char c in "Keel\nok") grid.Put(c, out _, out _);
+        Assert.Equal("Keel    ", Row(grid, 0));
+        Assert.Equal("ok      ", Row(grid, 1));
+        Assert.Equal((2, 1), (grid.Column, grid.Row));
+    }
+
+    [Fact]
+    public void A_full_row_wraps_and_leaving_the_last_row_scrolls_everything_up_one_row()
+    {
+        var grid = new TextGrid(4, 2);
+        bool scrolled = false;
+        foreach (char c in "abcdefghij") scrolled |= grid.Put(c, out _, out _);
+        Assert.True(scrolled);
+        Assert.Equal("efgh", Row(grid, 0));
+        Assert.Equal("ij  ", Row(grid, 1));
+    }
+
+    [Fact]
+    public void Each_put_names_the_cell_it_changed_and_control_characters_show_as_question_marks()
+    {
+        var grid = new TextGrid(4, 2);
+        Assert.False(grid.Put('\t', out int column, out int row));
+        Assert.Equal((0, 0), (column, row));
+        Assert.Equal('?', grid[0, 0]);
+        Assert.False(grid.Put('\r', out column, out _));
+        Assert.Equal(-1, column);
+    }
+}

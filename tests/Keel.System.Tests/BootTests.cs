@@ -17,6 +17,12 @@ public sealed class BootTests
             var boot = (await qemu.WaitForLineAsync(Boot(), LineTimeout, cancel)).Match;
             Assert.StartsWith("GRUB", boot.Groups["loader"].Value);
 
+            // GRUB under SeaBIOS leaves 80x25 EGA text, which the kernel mirrors its console to.
+            var display = (await qemu.WaitForLineAsync(Display(), LineTimeout, cancel)).Match;
+            Assert.Equal("EGA text", display.Groups["kind"].Value);
+            Assert.Equal("80x25", display.Groups["width"].Value + "x" + display.Groups["height"].Value);
+            Assert.Equal("the screen and the serial port", display.Groups["where"].Value);
+
             var memory = (await qemu.WaitForLineAsync(Memory(), LineTimeout, cancel)).Match;
             Assert.InRange(Number(memory.Groups["mib"]), 1, 256);
             Assert.True(Number(memory.Groups["ranges"]) > 0, "no usable memory ranges");
@@ -49,6 +55,10 @@ public sealed class BootTests
         Machine.BootAsync(Machine.Image("keel.img") with { Firmware = Firmware.Uefi }, async (qemu, cancel) =>
         {
             await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
+            // UEFI GRUB hands over a pixel framebuffer, which the kernel draws its console on with the font module.
+            var display = (await qemu.WaitForLineAsync(Display(), LineTimeout, cancel)).Match;
+            Assert.Equal("framebuffer", display.Groups["kind"].Value);
+            Assert.Equal("the screen and the serial port", display.Groups["where"].Value);
             await qemu.WaitForLineAsync(Ready(), LineTimeout, cancel);
         });
 

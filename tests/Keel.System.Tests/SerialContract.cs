@@ -20,6 +20,9 @@ internal static partial class SerialContract
     [GeneratedRegex(@"^boot: loader ""(?<loader>[^""]*)"" command line ""(?<cmdline>[^""]*)""$")]
     public static partial Regex Boot();
 
+    [GeneratedRegex(@"^display: (?<kind>EGA text|framebuffer) (?<width>\d+)x(?<height>\d+) at 0x[0-9a-fA-F]+; console on (?<where>the screen and the serial port|the serial port only)$")]
+    public static partial Regex Display();
+
     [GeneratedRegex(@"^memory: (?<mib>\d+) MiB usable in (?<ranges>\d+) ranges; kernel image (?<start>0x[0-9a-fA-F]+)-(?<end>0x[0-9a-fA-F]+)")]
     public static partial Regex Memory();
 
