@@ -81,14 +81,15 @@ Task("Image")
     .IsDependentOn("Build")
     .Does(() =>
 {
+    // One run of the image tool compiles the kernel once and writes every image.
+    var arguments = new ProcessArgumentBuilder()
+        .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").Append("image").Append("--");
     foreach (var image in images)
     {
-        var arguments = new ProcessArgumentBuilder()
-            .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").Append("image")
-            .Append("--").Append("--output").AppendQuoted(artifacts.CombineWithFilePath(image.File).FullPath);
+        arguments.Append("--output").AppendQuoted(artifacts.CombineWithFilePath(image.File).FullPath);
         if (image.CommandLine.Length > 0) arguments.Append("--cmdline").AppendQuoted(image.CommandLine);
-        ExecuteOrFail("dotnet", arguments);
     }
+    ExecuteOrFail("dotnet", arguments);
     foreach (var process in linuxProcesses)
     {
         ExecuteOrFail("dotnet", new ProcessArgumentBuilder()

@@ -5,7 +5,7 @@ namespace Keel.Image;
 
 /// <summary>
 /// keel-image: turns the compiled kernel assembly into kernel.elf and a bootable hybrid disk image.
-///   keel-image [--configuration Release] [--output artifacts/keel.img] [--cmdline "..."]
+///   keel-image [--configuration Release] [--output artifacts/keel.img [--cmdline "..."]]...
 ///   keel-image --linux-process path/to/Freestanding.dll --output path/to/executable
 /// The second form links freestanding code, compiled exactly as for the kernel, into a static Linux
 /// executable, so host tests can run it.
@@ -38,7 +38,7 @@ public static class Program
         {
             string assembly = Path.GetFullPath(options.LinuxProcess, root);
             string work = Path.Combine(root, "artifacts", "linux", Path.GetFileNameWithoutExtension(assembly));
-            string output = Path.GetFullPath(options.Output, root);
+            string output = Path.GetFullPath(options.Images[^1].Output, root);
             Directory.CreateDirectory(Path.GetDirectoryName(output)!);
             CompileAndLink(ImageKind.LinuxProcess, assembly, work, output);
             Console.WriteLine($"keel-image: {output} ({new FileInfo(output).Length / 1024} KiB)");
@@ -55,19 +55,25 @@ public static class Program
         string symbols = Path.Combine(kernelWork, "kernel.sym");
         File.WriteAllText(symbols, SymbolTable.FromNm(Tools.Run("nm", ["-n", "--defined-only", elf])));
 
-        string staging = Path.Combine(kernelWork, "iso-" + Path.GetFileNameWithoutExtension(options.Output));
-        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        Directory.CreateDirectory(Path.Combine(staging, "boot", "grub"));
-        File.Copy(elf, Path.Combine(staging, "boot", "kernel.elf"));
-        File.Copy(symbols, Path.Combine(staging, "boot", "kernel.sym"));
         if (!File.Exists(ConsoleFont.GrubAsciiHeader)) throw new BuildException($"{ConsoleFont.GrubAsciiHeader} is missing (Debian package grub-common)");
-        File.WriteAllBytes(Path.Combine(staging, "boot", "font.bin"), ConsoleFont.FromGrubHeader(File.ReadAllText(ConsoleFont.GrubAsciiHeader)));
-        File.WriteAllText(Path.Combine(staging, "boot", "grub", "grub.cfg"), GrubConfig(options.CommandLine));
+        byte[] font = ConsoleFont.FromGrubHeader(File.ReadAllText(ConsoleFont.GrubAsciiHeader));
 
-        string image = Path.GetFullPath(options.Output, root);
-        Directory.CreateDirectory(Path.GetDirectoryName(image)!);
-        Tools.Run("grub-mkrescue", ["-o", image, staging]);
-        Console.WriteLine($"keel-image: {image} ({new FileInfo(image).Length / 1024} KiB), kernel.elf {new FileInfo(elf).Length / 1024} KiB");
+        // One kernel, several images: they differ only in the command line GRUB passes.
+        foreach (var (output, commandLine) in options.Images)
+        {
+            string staging = Path.Combine(kernelWork, "iso-" + Path.GetFileNameWithoutExtension(output));
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            Directory.CreateDirectory(Path.Combine(staging, "boot", "grub"));
+            File.Copy(elf, Path.Combine(staging, "boot", "kernel.elf"));
+            File.Copy(symbols, Path.Combine(staging, "boot", "kernel.sym"));
+            File.WriteAllBytes(Path.Combine(staging, "boot", "font.bin"), font);
+            File.WriteAllText(Path.Combine(staging, "boot", "grub", "grub.cfg"), GrubConfig(commandLine));
+
+            string image = Path.GetFullPath(output, root);
+            Directory.CreateDirectory(Path.GetDirectoryName(image)!);
+            Tools.Run("grub-mkrescue", ["-o", image, staging]);
+            Console.WriteLine($"keel-image: {image} ({new FileInfo(image).Length / 1024} KiB), kernel.elf {new FileInfo(elf).Length / 1024} KiB");
+        }
     }
 
     /// <summary>
@@ -164,25 +170,34 @@ public static class Program
         return s.ToString();
     }
 
-    private sealed record Options(string Configuration, string Output, string CommandLine, string? LinuxProcess)
+    /// <summary>
+    /// Each --output starts another image; a --cmdline after it is that image's kernel command line.
+    /// With --linux-process, the last --output names the executable.
+    /// </summary>
+    private sealed record Options(string Configuration, List<(string Output, string CommandLine)> Images, string? LinuxProcess)
     {
         public static Options Parse(string[] args)
         {
-            string configuration = "Release", output = "artifacts/keel.img", commandLine = "";
+            string configuration = "Release";
             string? linuxProcess = null;
+            var images = new List<(string Output, string CommandLine)>();
             for (int i = 0; i < args.Length; i++)
             {
                 string Value() => i + 1 < args.Length ? args[++i] : throw new BuildException($"{args[i]} needs a value");
                 switch (args[i])
                 {
                     case "--configuration": configuration = Value(); break;
-                    case "--output": output = Value(); break;
-                    case "--cmdline": commandLine = Value(); break;
+                    case "--output": images.Add((Value(), "")); break;
+                    case "--cmdline":
+                        if (images.Count == 0) throw new BuildException("--cmdline must follow the --output it belongs to");
+                        images[^1] = (images[^1].Output, Value());
+                        break;
                     case "--linux-process": linuxProcess = Value(); break;
                     default: throw new BuildException($"unknown option {args[i]}");
                 }
             }
-            return new Options(configuration, output, commandLine, linuxProcess);
+            if (images.Count == 0) images.Add(("artifacts/keel.img", ""));
+            return new Options(configuration, images, linuxProcess);
         }
     }
 }
