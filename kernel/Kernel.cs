@@ -31,8 +31,34 @@ namespace Keel.Kernel
             Heap.Donate((byte*)layout.HeapStart, (nuint)(layout.HeapEnd - layout.HeapStart));
             StartupCodeHelpers.InitializeModules((nint*)layout.ModulesStart, (nint*)layout.ModulesEnd);
 
-            ReadOnlySpan<byte> infoBytes = new ReadOnlySpan<byte>(DirectMap.Pointer(multibootInfoPhysical), *(int*)DirectMap.Pointer(multibootInfoPhysical));
-            Multiboot2Error error = Multiboot2Info.Parse(infoBytes, out Multiboot2Info boot);
+            Multiboot2Info boot = ReadBootInformation(multibootInfoPhysical);
+            SetUpMemory(boot, layout, multibootInfoPhysical);
+            SetUpInterruptsAndTimer(layout);
+            ReportClock();
+            if (CommandLine.TryGet(boot.CommandLine, "keel.fault", out string fault)) DeliberateFault(fault);
+
+            Console.Write("heap: ");
+            Console.Decimal(Heap.AllocatedBytes / 1024);
+            Console.Write(" KiB of ");
+            Console.Decimal(Heap.DonatedBytes / 1024);
+            Console.WriteLine(" KiB used");
+            Console.WriteLine("keel: ready");
+            if (CommandLine.TryGet(boot.CommandLine, "keel.exit", out _))
+            {
+                Console.WriteLine("keel: keel.exit: shutting down");
+                Machine.Stop(ExitStatus.Success);
+            }
+            while (true) Native.WaitForInterrupt();
+        }
+
+        /// <summary>
+        /// Parses what GRUB handed over, starts the screen console if it can, and prints the banner and the
+        /// boot facts. The structure is read through the boot stub's direct map of the first 4 GiB.
+        /// </summary>
+        private static Multiboot2Info ReadBootInformation(uint multibootInfoPhysical)
+        {
+            byte* info = DirectMap.Pointer(multibootInfoPhysical);
+            Multiboot2Error error = Multiboot2Info.Parse(new ReadOnlySpan<byte>(info, *(int*)info), out Multiboot2Info boot);
             if (boot.HasDisplay) Screen.Initialize(boot.Display, ModuleBytes(boot, "font"));
 
             Console.Write("Keel ");
@@ -44,9 +70,16 @@ namespace Keel.Kernel
             Console.Write("\" command line \"");
             Console.Write(boot.CommandLine);
             Console.WriteLine("\"");
-
             DescribeDisplay(boot);
+            return boot;
+        }
 
+        /// <summary>
+        /// Builds the frame allocator from the memory map, lists the modules, loads the symbol table, and
+        /// moves onto the kernel's own page tables.
+        /// </summary>
+        private static void SetUpMemory(Multiboot2Info boot, in KernelLayout layout, uint multibootInfoPhysical)
+        {
             s_frames = BuildFrameAllocator(boot, layout, multibootInfoPhysical);
             Console.Write("memory: ");
             Console.Decimal(boot.UsableBytes / (1024 * 1024));
@@ -73,14 +106,20 @@ namespace Keel.Kernel
                 Console.Decimal((module.End - module.Start + 1023) / 1024);
                 Console.WriteLine(" KiB)");
             }
-
             FaultReport.Symbols = SymbolMap.Parse(ModuleBytes(boot, "symbols"));
 
-            ulong apicPhysical = LocalApic.PhysicalBase;
-            if (!KernelAddressSpace.TryBuildAndSwitch(s_frames, layout, boot.HighestUsableAddress, apicPhysical))
+            if (!KernelAddressSpace.TryBuildAndSwitch(s_frames, layout, boot.HighestUsableAddress, LocalApic.PhysicalBase))
             {
                 Panic("cannot build the kernel page tables", 0);
             }
+        }
+
+        /// <summary>
+        /// Loads the descriptor tables, silences the legacy PIC, and starts the local APIC timer after
+        /// calibrating it; then shows, by counting ticks over a TSC-timed second, that it ticks at its rate.
+        /// </summary>
+        private static void SetUpInterruptsAndTimer(in KernelLayout layout)
+        {
             ulong idtPage = 0;
             if (!s_frames.TryAllocate(out ulong gdtPage) || !s_frames.TryAllocate(out idtPage))
             {
@@ -89,7 +128,7 @@ namespace Keel.Kernel
             DescriptorTables.Load(DirectMap.Pointer(gdtPage), DirectMap.Pointer(idtPage), layout.StackTop, layout.IstTop);
 
             Pic.RemapAndMask();
-            LocalApic.Enable(DirectMap.Offset + apicPhysical);
+            LocalApic.Enable(DirectMap.Offset + LocalApic.PhysicalBase);
             Timer.Calibrate();
             Timer.StartPeriodic();
             Console.Write("timer: local APIC ");
@@ -98,38 +137,23 @@ namespace Keel.Kernel
             Console.Decimal(Timer.Hertz);
             Console.WriteLine(" Hz");
             MeasureTicks(1000);
+        }
 
-            RtcRegisters raw = Cmos.ReadClock();
-            if (DateTimeParts.TryDecode(raw, out DateTimeParts now))
-            {
-                Console.Write("clock: ");
-                Console.PaddedDecimal((ulong)now.Year, 4); Console.Write('-');
-                Console.PaddedDecimal((ulong)now.Month, 2); Console.Write('-');
-                Console.PaddedDecimal((ulong)now.Day, 2); Console.Write(' ');
-                Console.PaddedDecimal((ulong)now.Hour, 2); Console.Write(':');
-                Console.PaddedDecimal((ulong)now.Minute, 2); Console.Write(':');
-                Console.PaddedDecimal((ulong)now.Second, 2);
-                Console.WriteLine(" UTC");
-            }
-            else
+        private static void ReportClock()
+        {
+            if (!DateTimeParts.TryDecode(Cmos.ReadClock(), out DateTimeParts now))
             {
                 Console.WriteLine("clock: the CMOS clock holds an invalid date");
+                return;
             }
-
-            if (CommandLine.TryGet(boot.CommandLine, "keel.fault", out string fault)) DeliberateFault(fault);
-
-            Console.Write("heap: ");
-            Console.Decimal(Heap.AllocatedBytes / 1024);
-            Console.Write(" KiB of ");
-            Console.Decimal(Heap.DonatedBytes / 1024);
-            Console.WriteLine(" KiB used");
-            Console.WriteLine("keel: ready");
-            if (CommandLine.TryGet(boot.CommandLine, "keel.exit", out _))
-            {
-                Console.WriteLine("keel: keel.exit: shutting down");
-                Machine.Stop(ExitStatus.Success);
-            }
-            while (true) Native.WaitForInterrupt();
+            Console.Write("clock: ");
+            Console.PaddedDecimal((ulong)now.Year, 4); Console.Write('-');
+            Console.PaddedDecimal((ulong)now.Month, 2); Console.Write('-');
+            Console.PaddedDecimal((ulong)now.Day, 2); Console.Write(' ');
+            Console.PaddedDecimal((ulong)now.Hour, 2); Console.Write(':');
+            Console.PaddedDecimal((ulong)now.Minute, 2); Console.Write(':');
+            Console.PaddedDecimal((ulong)now.Second, 2);
+            Console.WriteLine(" UTC");
         }
 
         /// <summary>
