@@ -71,6 +71,14 @@ public sealed class BootTests
         });
 
     [Fact]
+    public Task The_image_also_boots_from_a_CD_drive_under_OVMF_to_ready() =>
+        Machine.BootAsync(Machine.Image("keel.img") with { Firmware = Firmware.Uefi, Drive = BootDrive.CdRom }, async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Banner(), BootTimeout, cancel);
+            await qemu.WaitForLineAsync(Ready(), LineTimeout, cancel);
+        });
+
+    [Fact]
     public Task With_keel_exit_the_kernel_shuts_down_once_ready_and_QEMU_exits_with_status_33() =>
         Machine.BootAsync(Machine.Image("keel-exit.img"), async (qemu, cancel) =>
         {
