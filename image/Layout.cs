@@ -22,7 +22,9 @@ public static class Layout
     /// <summary>All physical memory is mapped at this offset (the first 4 GiB already by the boot stub).</summary>
     public const ulong DirectMapOffset = 0xFFFF800000000000;
 
-    public const ulong BootHeapBytes = 4 * 1024 * 1024;
+    // Sized for the frame bitmap of a large machine (1 bit per 4 KiB: 4 MiB of bitmap tracks 128 GiB) with
+    // room to spare; it is bss, so it costs nothing in the file.
+    public const ulong BootHeapBytes = 16 * 1024 * 1024;
     public const ulong KernelStackBytes = 64 * 1024;
     public const ulong InterruptStackBytes = 16 * 1024;
 
