@@ -78,8 +78,7 @@ namespace Internal.Runtime.CompilerHelpers
                     // The next word points at a blob with the holder's fields as the compiler
                     // evaluated them (references to frozen objects): copy it over the fields.
                     byte* data = ReadRelative32((int*)block + 1);
-                    uint fieldBytes = holderType->BaseSize - 2 * (uint)sizeof(nint);
-                    SpanHelpers.Memmove(ref Unsafe.As<RawObject>(holder).Data, ref *data, fieldBytes);
+                    SpanHelpers.Memmove(ref Unsafe.As<RawObject>(holder).Data, ref *data, holderType->FieldBytes);
                 }
                 *block = Unsafe.As<object, nint>(ref holder);
             }

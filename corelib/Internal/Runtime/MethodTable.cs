@@ -26,6 +26,12 @@ namespace Internal.Runtime
 
         internal ushort ComponentSize => HasComponentSize ? (ushort)Flags : (ushort)0;
 
+        /// <summary>
+        /// Bytes of an instance's fields (for a boxed value type, its payload): the base size less the
+        /// object header and the MethodTable pointer, which the base size counts.
+        /// </summary>
+        internal uint FieldBytes => BaseSize - 2 * (uint)sizeof(nint);
+
         internal uint ElementType => (Flags & ElementTypeMask) >> ElementTypeShift;
 
         /// <summary>The base type, for a class; the element type, for an array.</summary>

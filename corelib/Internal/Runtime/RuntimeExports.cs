@@ -55,8 +55,7 @@ namespace System.Runtime
 {
     /// <summary>
     /// Helpers ILC binds by name in this class (allocation by type, boxing, unboxing). Boxed values lay out
-    /// their payload right after the MethodTable pointer; the payload size is the base size less the object
-    /// header and that pointer.
+    /// their payload right after the MethodTable pointer (MethodTable.FieldBytes long).
     /// </summary>
     internal static unsafe class RuntimeExports
     {
@@ -70,7 +69,7 @@ namespace System.Runtime
         public static object RhBox(MethodTable* type, ref byte data)
         {
             object result = Heap.AllocateObject(type);
-            SpanHelpers.Memmove(ref Unsafe.As<RawObject>(result).Data, ref data, PayloadBytes(type));
+            SpanHelpers.Memmove(ref Unsafe.As<RawObject>(result).Data, ref data, type->FieldBytes);
             return result;
         }
 
@@ -88,7 +87,7 @@ namespace System.Runtime
         public static void RhUnboxAny(object obj, ref byte data, MethodTable* type)
         {
             if (obj is null || obj.m_pEEType != type) TypeCast.ThrowInvalidCast();
-            SpanHelpers.Memmove(ref data, ref Unsafe.As<RawObject>(obj).Data, PayloadBytes(type));
+            SpanHelpers.Memmove(ref data, ref Unsafe.As<RawObject>(obj).Data, type->FieldBytes);
         }
 
         // Nullable<T> boxing rules need the value's offset inside Nullable<T>, which this runtime does not
@@ -96,7 +95,5 @@ namespace System.Runtime
         [RuntimeExport("RhUnboxNullable")]
         public static void RhUnboxNullable(ref byte data, MethodTable* nullableType, object obj) =>
             throw new NotSupportedException("Unboxing to Nullable<T> is not supported.");
-
-        private static uint PayloadBytes(MethodTable* type) => type->BaseSize - 2 * (uint)sizeof(nint);
     }
 }

@@ -70,7 +70,7 @@ namespace System.Runtime
         private static void StelemRef(object[] array, nint index, object obj)
         {
             if ((nuint)index >= (uint)array.Length) throw new IndexOutOfRangeException();
-            ref object element = ref Unsafe.As<RawArray>(array).First;
+            ref object element = ref FirstElement(array);
             if (obj is not null)
             {
                 MethodTable* elementType = array.m_pEEType->BaseOrElementType;
@@ -86,7 +86,7 @@ namespace System.Runtime
         {
             if ((nuint)index >= (uint)array.Length) throw new IndexOutOfRangeException();
             if (array.m_pEEType->BaseOrElementType != elementType) throw new ArrayTypeMismatchException();
-            return ref Unsafe.Add(ref Unsafe.As<RawArray>(array).First, index);
+            return ref Unsafe.Add(ref FirstElement(array), index);
         }
 
         internal static bool AreTypesAssignable(MethodTable* source, MethodTable* target)
@@ -128,10 +128,7 @@ namespace System.Runtime
             return false;
         }
 
-        private sealed class RawArray
-        {
-            public nint LengthAndPadding;
-            public object First;
-        }
+        // An array's elements start where every array's data does (RawArrayData.Data).
+        private static ref object FirstElement(object[] array) => ref Unsafe.As<byte, object>(ref Unsafe.As<RawArrayData>(array).Data);
     }
 }
