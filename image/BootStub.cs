@@ -122,20 +122,21 @@ public static class BootStub
 
         // Zero the seven table pages, then link them. Entry flags: present | writable (0x3); the PD entries
         // also set PS (0x80) for 2 MiB pages. Physical 0-4 GiB is mapped three times: identity (to survive
-        // the switch), at the direct-map offset, and (its first 2 GiB) at the kernel's -2 GiB window.
+        // the switch), at the direct-map offset, and (its first 2 GiB) at the kernel's window.
         a.mov(edi, (uint)pml4);
         a.mov(ecx, Layout.BootTablePages * 1024);
         a.xor(eax, eax);
         a.rep.stosd();
         a.mov(__dword_ptr[(uint)pml4 + 0 * 8], (uint)pdptLow | 3);
-        a.mov(__dword_ptr[(uint)pml4 + 256 * 8], (uint)pdptLow | 3);
-        a.mov(__dword_ptr[(uint)pml4 + 511 * 8], (uint)pdptHigh | 3);
+        a.mov(__dword_ptr[(uint)pml4 + L4Slot(Layout.DirectMapOffset) * 8], (uint)pdptLow | 3);
+        a.mov(__dword_ptr[(uint)pml4 + L4Slot(Layout.KernelVirtualOffset) * 8], (uint)pdptHigh | 3);
         for (uint i = 0; i < 4; i++)
         {
             a.mov(__dword_ptr[(uint)pdptLow + i * 8], (uint)(pd + i * 0x1000) | 3);
         }
-        a.mov(__dword_ptr[(uint)pdptHigh + 510 * 8], (uint)pd | 3);
-        a.mov(__dword_ptr[(uint)pdptHigh + 511 * 8], (uint)(pd + 0x1000) | 3);
+        uint window = L3Slot(Layout.KernelVirtualOffset);
+        a.mov(__dword_ptr[(uint)pdptHigh + window * 8], (uint)pd | 3);
+        a.mov(__dword_ptr[(uint)pdptHigh + (window + 1) * 8], (uint)(pd + 0x1000) | 3);
         a.mov(edi, (uint)pd);
         a.mov(eax, 0x83);
         a.mov(ecx, 4 * 512);
@@ -194,6 +195,14 @@ public static class BootStub
         a.jmp(halt);
         return a;
     }
+
+    private static uint L4Slot(ulong virtualAddress) => (uint)(virtualAddress >> 39) & 511;
+
+    // The kernel window's two 1 GiB entries must both fall in the one PDPT the stub gives it.
+    private static uint L3Slot(ulong virtualAddress) =>
+        virtualAddress % (1UL << 30) == 0 && ((virtualAddress >> 30) & 511) < 511
+            ? (uint)(virtualAddress >> 30) & 511
+            : throw new InvalidOperationException("the kernel window must start on a 1 GiB boundary below a PDPT's last entry");
 
     private static Assembler LongMode64()
     {

@@ -16,11 +16,20 @@ public static class Layout
     /// <summary>Physical load address of the kernel proper.</summary>
     public const ulong KernelPhysical = 0x200000;
 
-    /// <summary>The kernel runs in the top 2 GiB: virtual = KernelVirtualOffset + physical.</summary>
-    public const ulong KernelVirtualOffset = 0xFFFFFFFF80000000;
+    // A PV guest owns every L4 slot of its address space except 256-271 (0xFFFF800000000000 to
+    // 0xFFFF87FFFFFFFFFF), which Xen reserves for itself (xen/include/public/arch-x86/xen-x86_64.h,
+    // HYPERVISOR_VIRT_START/END). Keel lives there too, where Xen does (xen/arch/x86/include/asm/config.h):
+    // slot 256 is the guests' read-only M2P table, the image sits in slot 261 and the direct map of all
+    // memory starts at slot 262.
 
-    /// <summary>All physical memory is mapped at this offset (the first 4 GiB already by the boot stub).</summary>
-    public const ulong DirectMapOffset = 0xFFFF800000000000;
+    /// <summary>The kernel image: virtual = KernelVirtualOffset + physical (Xen's XEN_VIRT_START maps its load address).</summary>
+    public const ulong KernelVirtualOffset = 0xFFFF82D080000000;
+
+    /// <summary>All physical memory is mapped at this offset (Xen's DIRECTMAP_VIRT_START; the first 4 GiB already by the boot stub).</summary>
+    public const ulong DirectMapOffset = 0xFFFF830000000000;
+
+    /// <summary>The read-only machine-to-physical table PV guests read (Xen's RO_MPT_VIRT_START).</summary>
+    public const ulong GuestMachineToPhysical = 0xFFFF800000000000;
 
     // Sized for the frame bitmap of a large machine (1 bit per 4 KiB: 4 MiB of bitmap tracks 128 GiB) with
     // room to spare; it is bss, so it costs nothing in the file.

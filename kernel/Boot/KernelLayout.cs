@@ -20,7 +20,11 @@ namespace Keel.Kernel.Boot
 
         /// <summary>The boot region starts at 1 MiB; the kernel image's physical end follows from its virtual end.</summary>
         internal const ulong BootRegionPhysical = 0x100000;
-        internal const ulong KernelVirtualOffset = 0xFFFFFFFF80000000;
+
+        /// <summary>Where the image runs and where all memory is mapped: image/Layout.cs's values, which a host test compares.</summary>
+        public const ulong KernelVirtualOffset = 0xFFFF82D080000000;
+        public const ulong DirectMapOffset = 0xFFFF830000000000;
+        public const ulong GuestMachineToPhysical = 0xFFFF800000000000;
 
         /// <summary>Bytes between consecutive interrupt entry stubs (the image tool's RuntimeStubs.InterruptStubStride).</summary>
         public const int InterruptStubStride = 16;

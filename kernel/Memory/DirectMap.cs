@@ -8,7 +8,7 @@ namespace Keel.Kernel.Memory
     /// </summary>
     internal struct DirectMap : IPhysicalMemory
     {
-        internal const ulong Offset = 0xFFFF800000000000;
+        internal const ulong Offset = Boot.KernelLayout.DirectMapOffset;
 
         internal static unsafe byte* Pointer(ulong physicalAddress) => (byte*)(Offset + physicalAddress);
 

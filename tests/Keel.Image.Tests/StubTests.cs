@@ -85,6 +85,19 @@ public class StubTests
     }
 
     [Fact]
+    public void The_kernel_and_the_image_tool_agree_on_the_virtual_layout_and_it_stays_in_the_slots_Xen_reserves()
+    {
+        Assert.Equal(Layout.KernelVirtualOffset, KernelLayout.KernelVirtualOffset);
+        Assert.Equal(Layout.DirectMapOffset, KernelLayout.DirectMapOffset);
+        Assert.Equal(Layout.GuestMachineToPhysical, KernelLayout.GuestMachineToPhysical);
+        // L4 slots 256-271 are the hypervisor's; everything else belongs to PV guests (xen-x86_64.h).
+        foreach (ulong address in new[] { Layout.KernelVirtualOffset, Layout.DirectMapOffset, Layout.GuestMachineToPhysical })
+        {
+            Assert.InRange((address >> 39) & 511, 256UL, 271UL);
+        }
+    }
+
+    [Fact]
     public void The_console_font_is_GRUBs_128_ASCII_glyphs_of_16_rows()
     {
         byte[] font = ConsoleFont.FromGrubHeader(File.ReadAllText(ConsoleFont.GrubAsciiHeader));
