@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-# What the image tool and the system tests call: QEMU and both firmwares, GRUB for BIOS and UEFI with
-# grub-mkrescue's helpers, and binutils for ld, objcopy and nm.
-packages=(qemu-system-x86 ovmf grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools binutils)
+# What the image tool and the tests call: QEMU and both firmwares, GRUB for BIOS and UEFI with
+# grub-mkrescue's helpers, GRUB for Xen (a real PV guest kernel for the ELF reader's tests), and binutils
+# for ld, objcopy, nm and readelf.
+packages=(qemu-system-x86 ovmf grub-pc-bin grub-efi-amd64-bin grub-xen-bin grub-common xorriso mtools binutils)
 
 if command -v dpkg-query >/dev/null; then
     missing=()
