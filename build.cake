@@ -58,16 +58,29 @@ Task("Build")
     });
 });
 
-// Each image: the file the image tool writes and the kernel command line GRUB passes.
-var images = new (string File, string CommandLine)[]
+// Keel's domains, linked by the image tool as PV64 ELF kernels with Xen notes.
+const string TestDomain = "artifacts/domains/test-domain.elf";
+var domains = new (string Assembly, string Output)[]
 {
-    ("keel.img", ""),
+    ("artifacts/bin/Keel.Guests.TestDomain/release/Keel.TestDomain.dll", TestDomain),
+};
+
+// Each image: the file the image tool writes, the kernel command line GRUB passes, and its boot modules
+// (a file and its module string; "dom0 ..." is the initial domain with its command line).
+var images = new (string File, string CommandLine, (string File, string String)[] Modules)[]
+{
+    ("keel.img", "", new[] { (TestDomain, "dom0 hello") }),
     // Shuts down once ready: proves the clean-exit path.
-    ("keel-exit.img", "keel.exit"),
+    ("keel-exit.img", "keel.exit", new (string, string)[0]),
     // These make the kernel fail on purpose, so the system tests can check each report and the exit status.
-    ("keel-pagefault.img", "keel.fault=page"),
-    ("keel-throw.img", "keel.fault=throw"),
-    ("keel-stackoverflow.img", "keel.fault=stack"),
+    ("keel-pagefault.img", "keel.fault=page", new (string, string)[0]),
+    ("keel-throw.img", "keel.fault=throw", new (string, string)[0]),
+    ("keel-stackoverflow.img", "keel.fault=stack", new (string, string)[0]),
+    // A guest that reports what the PV ABI gave it, and guests that fault: each must end alone.
+    ("keel-guest-hello.img", "keel.exit", new[] { (TestDomain, "dom0 hello") }),
+    ("keel-guest-divide.img", "keel.exit", new[] { (TestDomain, "dom0 fault=divide") }),
+    ("keel-guest-pagefault.img", "keel.exit", new[] { (TestDomain, "dom0 fault=page") }),
+    ("keel-guest-opcode.img", "keel.exit", new[] { (TestDomain, "dom0 fault=opcode") }),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).
@@ -81,6 +94,13 @@ Task("Image")
     .IsDependentOn("Build")
     .Does(() =>
 {
+    foreach (var domain in domains)
+    {
+        ExecuteOrFail("dotnet", new ProcessArgumentBuilder()
+            .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").Append("image")
+            .Append("--").Append("--domain").AppendQuoted(root.CombineWithFilePath(domain.Assembly).FullPath)
+            .Append("--output").AppendQuoted(root.CombineWithFilePath(domain.Output).FullPath));
+    }
     // One run of the image tool compiles the kernel once and writes every image.
     var arguments = new ProcessArgumentBuilder()
         .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").Append("image").Append("--");
@@ -88,6 +108,10 @@ Task("Image")
     {
         arguments.Append("--output").AppendQuoted(artifacts.CombineWithFilePath(image.File).FullPath);
         if (image.CommandLine.Length > 0) arguments.Append("--cmdline").AppendQuoted(image.CommandLine);
+        foreach (var module in image.Modules)
+        {
+            arguments.Append("--module").AppendQuoted(root.CombineWithFilePath(module.File).FullPath).AppendQuoted(module.String);
+        }
     }
     ExecuteOrFail("dotnet", arguments);
     foreach (var process in linuxProcesses)

@@ -59,9 +59,22 @@ public static class Layout
     /// What the runtime stubs reach outside themselves (managed functions, linker symbols), through a table
     /// the linker fills just before them.
     /// </summary>
-    public static string[] StubLinkTable(ImageKind kind) => kind == ImageKind.Kernel
-        ? ["keel_interrupt", "keel_throw"]
-        : ["keel_throw", "keel_main", "__keel_modules_start", "__keel_modules_end", "__keel_heap_start", "__keel_heap_end"];
+    public static string[] StubLinkTable(ImageKind kind) => kind switch
+    {
+        ImageKind.Kernel => ["keel_interrupt", "keel_throw"],
+        ImageKind.Domain => ["keel_throw", "keel_domain_entry", "__keel_modules_start", "__keel_modules_end", "__keel_heap_start", "__keel_heap_end", "__keel_stack_top", "__keel_hypercall_page"],
+        _ => ["keel_throw", "keel_main", "__keel_modules_start", "__keel_modules_end", "__keel_heap_start", "__keel_heap_end"],
+    };
+
+    /// <summary>
+    /// Keel's domains are linked where Linux links a PV kernel (its __START_KERNEL_map), in the top L4 slot,
+    /// which the kernel left to guests; their VIRT_BASE note says so and their first page is pfn 0.
+    /// </summary>
+    public const ulong DomainVirtBase = 0xFFFFFFFF80000000;
+
+    /// <summary>A domain's own stack and heap, in its bss: Xen's boot stack is one page, too small for managed code.</summary>
+    public const ulong DomainStackBytes = 64 * 1024;
+    public const ulong DomainHeapBytes = 1024 * 1024;
 
     /// <summary>Linux test processes are linked at the traditional static-executable address.</summary>
     public const ulong LinuxProcessBase = 0x400000;

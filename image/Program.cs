@@ -7,8 +7,11 @@ namespace Keel.Image;
 /// keel-image: turns the compiled kernel assembly into kernel.elf and a bootable hybrid disk image.
 ///   keel-image [--configuration Release] [--output artifacts/keel.img [--cmdline "..."]]...
 ///   keel-image --linux-process path/to/Freestanding.dll --output path/to/executable
+///   keel-image --domain path/to/Domain.dll --output path/to/domain.elf
 /// The second form links freestanding code, compiled exactly as for the kernel, into a static Linux
-/// executable, so host tests can run it.
+/// executable, so host tests can run it. The third links a Keel domain: a PV64 ELF kernel with Xen notes.
+/// An image's --module PATH STRING adds a boot module (GRUB's module2 line: the file and its string; a
+/// string starting "dom0" makes it the initial domain).
 /// Run from the repository root (build.cake does). Steps: ILC compiles the managed kernel to an object;
 /// Iced generates the boot and runtime stubs; ld links them with the generated script; nm extracts the
 /// symbol table the kernel loads as a module to name code addresses in its reports; grub-mkrescue builds
@@ -34,13 +37,13 @@ public static class Program
     private static void Build(Options options)
     {
         string root = Directory.GetCurrentDirectory();
-        if (options.LinuxProcess is not null)
+        if (options.Standalone is var (kind, path))
         {
-            string assembly = Path.GetFullPath(options.LinuxProcess, root);
-            string work = Path.Combine(root, "artifacts", "linux", Path.GetFileNameWithoutExtension(assembly));
+            string assembly = Path.GetFullPath(path, root);
+            string work = Path.Combine(root, "artifacts", kind == ImageKind.Domain ? "domains" : "linux", Path.GetFileNameWithoutExtension(assembly));
             string output = Path.GetFullPath(options.Images[^1].Output, root);
             Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-            CompileAndLink(ImageKind.LinuxProcess, assembly, work, output);
+            CompileAndLink(kind, assembly, work, output);
             Console.WriteLine($"keel-image: {output} ({new FileInfo(output).Length / 1024} KiB)");
             return;
         }
@@ -59,7 +62,7 @@ public static class Program
         byte[] font = ConsoleFont.FromGrubHeader(File.ReadAllText(ConsoleFont.GrubAsciiHeader));
 
         // One kernel, several images: they differ only in the command line GRUB passes.
-        foreach (var (output, commandLine) in options.Images)
+        foreach (var (output, commandLine, modules) in options.Images)
         {
             string staging = Path.Combine(kernelWork, "iso-" + Path.GetFileNameWithoutExtension(output));
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
@@ -67,7 +70,16 @@ public static class Program
             File.Copy(elf, Path.Combine(staging, "boot", "kernel.elf"));
             File.Copy(symbols, Path.Combine(staging, "boot", "kernel.sym"));
             File.WriteAllBytes(Path.Combine(staging, "boot", "font.bin"), font);
-            File.WriteAllText(Path.Combine(staging, "boot", "grub", "grub.cfg"), GrubConfig(commandLine));
+            var moduleLines = new List<(string File, string String)>();
+            foreach (var (file, text) in modules)
+            {
+                string source = Path.GetFullPath(file, root);
+                if (!File.Exists(source)) throw new BuildException($"module {source} is missing");
+                string name = $"module{moduleLines.Count}-{Path.GetFileName(source)}";
+                File.Copy(source, Path.Combine(staging, "boot", name));
+                moduleLines.Add(("/boot/" + name, text));
+            }
+            File.WriteAllText(Path.Combine(staging, "boot", "grub", "grub.cfg"), GrubConfig(commandLine, moduleLines));
 
             string image = Path.GetFullPath(output, root);
             Directory.CreateDirectory(Path.GetDirectoryName(image)!);
@@ -93,6 +105,8 @@ public static class Program
             ilcArguments.Add("-r");
             ilcArguments.Add(reference);
         }
+        // The runtime library's exports (the entry, the fatal-error sink) must be kept in every domain.
+        if (kind == ImageKind.Domain) ilcArguments.Add("--generateunmanagedentrypoints:Keel.Runtime");
         ilcArguments.AddRange([
             "--systemmodule:System.Private.CoreLib", "--generateunmanagedentrypoints:System.Private.CoreLib",
             "--nativelib", "--reflectiondata:none", "--targetos:linux", "--targetarch:x64",
@@ -108,6 +122,10 @@ public static class Program
             var (bootBytes, bootEntry) = BootStub.Generate();
             objects.Add(WrapBlob(work, "boot", bootBytes, ".keelboot"));
             File.WriteAllText(script, LinkerScript.GenerateKernel(stubs, bootEntry));
+        }
+        else if (kind == ImageKind.Domain)
+        {
+            File.WriteAllText(script, LinkerScript.GenerateDomain(stubs, "Keel", Version));
         }
         else
         {
@@ -153,7 +171,10 @@ public static class Program
         throw new BuildException("kernel.elf has no Multiboot2 header in its first 32 KiB");
     }
 
-    private static string GrubConfig(string commandLine)
+    /// <summary>Keel's version, which domains carry in their GUEST_VERSION note (the kernel's Kernel.Version).</summary>
+    private const string Version = "0.1.0";
+
+    private static string GrubConfig(string commandLine, List<(string File, string String)> modules)
     {
         var s = new StringBuilder();
         s.AppendLine("# Generated by keel-image.");
@@ -165,39 +186,46 @@ public static class Program
         s.AppendLine($"    multiboot2 /boot/kernel.elf {commandLine}".TrimEnd());
         s.AppendLine("    module2 /boot/kernel.sym symbols");
         s.AppendLine("    module2 /boot/font.bin font");
+        foreach (var (file, text) in modules) s.AppendLine($"    module2 {file} {text}".TrimEnd());
         s.AppendLine("    boot");
         s.AppendLine("}");
         return s.ToString();
     }
 
     /// <summary>
-    /// Each --output starts another image; a --cmdline after it is that image's kernel command line.
-    /// With --linux-process, the last --output names the executable.
+    /// Each --output starts another image; a --cmdline or --module after it belongs to that image.
+    /// With --linux-process or --domain, the last --output names the file to write.
     /// </summary>
-    private sealed record Options(string Configuration, List<(string Output, string CommandLine)> Images, string? LinuxProcess)
+    private sealed record Options(string Configuration, List<(string Output, string CommandLine, List<(string File, string String)> Modules)> Images, (ImageKind Kind, string Assembly)? Standalone)
     {
         public static Options Parse(string[] args)
         {
             string configuration = "Release";
-            string? linuxProcess = null;
-            var images = new List<(string Output, string CommandLine)>();
+            (ImageKind, string)? standalone = null;
+            var images = new List<(string Output, string CommandLine, List<(string File, string String)> Modules)>();
             for (int i = 0; i < args.Length; i++)
             {
                 string Value() => i + 1 < args.Length ? args[++i] : throw new BuildException($"{args[i]} needs a value");
                 switch (args[i])
                 {
                     case "--configuration": configuration = Value(); break;
-                    case "--output": images.Add((Value(), "")); break;
+                    case "--output": images.Add((Value(), "", [])); break;
                     case "--cmdline":
                         if (images.Count == 0) throw new BuildException("--cmdline must follow the --output it belongs to");
-                        images[^1] = (images[^1].Output, Value());
+                        images[^1] = (images[^1].Output, Value(), images[^1].Modules);
                         break;
-                    case "--linux-process": linuxProcess = Value(); break;
+                    case "--module":
+                        if (images.Count == 0) throw new BuildException("--module must follow the --output it belongs to");
+                        string file = Value();
+                        images[^1].Modules.Add((file, Value()));
+                        break;
+                    case "--linux-process": standalone = (ImageKind.LinuxProcess, Value()); break;
+                    case "--domain": standalone = (ImageKind.Domain, Value()); break;
                     default: throw new BuildException($"unknown option {args[i]}");
                 }
             }
-            if (images.Count == 0) images.Add(("artifacts/keel.img", ""));
-            return new Options(configuration, images, linuxProcess);
+            if (images.Count == 0) images.Add(("artifacts/keel.img", "", []));
+            return new Options(configuration, images, standalone);
         }
     }
 }

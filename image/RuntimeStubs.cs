@@ -9,6 +9,8 @@ public enum ImageKind
 {
     Kernel,
     LinuxProcess,
+    /// <summary>A Keel domain: a PV64 kernel in Xen's sense, run by the kernel in ring 3.</summary>
+    Domain,
 }
 
 /// <summary>
@@ -58,6 +60,7 @@ public static class RuntimeStubs
 
         EmitRuntimeHelpers(a, Mark, Leaf, LinkSlot);
         if (kind == ImageKind.Kernel) EmitKernel(a, labels, Mark, Leaf, LinkSlot);
+        else if (kind == ImageKind.Domain) EmitDomain(a, Mark, Leaf, LinkSlot);
         else EmitLinuxProcess(a, Mark, Leaf, LinkSlot);
 
         // __security_cookie: the stack-protector canary ILC's code compares against. It only has to stay
@@ -128,11 +131,15 @@ public static class RuntimeStubs
         a.lea(rdi, __[rsp + 512]);
         a.cld();
         a.AddInstruction(Instruction.Create(Code.Call_rm64, LinkSlot("keel_interrupt")));
+        // The handler may have replaced the frame and the FXSAVE area with another context (a context
+        // switch, or entry to the idle loop): the exit restores whatever is there now.
         a.fxrstor64(__[rsp]);
         a.add(rsp, 512);
         foreach (var r in new[] { r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax }) a.pop(r);
         a.add(rsp, 16);
         a.iretq();
+
+        EmitGuestEntries(a, Mark, Leaf, common);
 
         // keel_interrupt_stubs_address(): where stub 0 is; stub n is at that address + 16 * n.
         Leaf("keel_interrupt_stubs_address", () => { a.lea(rax, __[table]); });
@@ -237,6 +244,93 @@ public static class RuntimeStubs
             for (int i = size; i < InterruptStubStride; i++) a.int3();
         }
 
+    }
+
+    /// <summary>Frame "vector" values for entries that are not interrupts: SYSCALL from 64-bit and from compatibility mode.</summary>
+    public const int SyscallVector = 0x100, CompatSyscallVector = 0x101;
+
+    // Xen's flat ring-3 selectors (xen/include/public/arch-x86/xen-x86_64.h): a SYSCALL always comes from one
+    // of them, so the frame can name them without reading a segment register.
+    private const int GuestCode64 = 0xE033, GuestCode32 = 0xE023, GuestData = 0xE02B;
+
+    /// <summary>
+    /// The ways into and out of guest context besides interrupts.
+    /// SYSCALL (AMD APM vol. 2, 6.1.1; SDM 3A 5.8.8) leaves RSP at the guest's stack and interrupts off (FMASK
+    /// clears IF): SWAPGS exposes the per-CPU area (KERNEL_GS_BASE) whose word 0 is a scratch slot and word 8
+    /// the kernel stack top; the stub saves the guest RSP there, takes the kernel stack, swaps GS back (the
+    /// kernel never uses GS, so every path in runs with the guest's) and builds the same frame an interrupt
+    /// from ring 3 would have built at the same place (RCX holds the return RIP, R11 the RFLAGS), so one exit
+    /// path, IRETQ, serves both. keel_enter_idle(stack top) abandons the current stack and halts with
+    /// interrupts on: an interrupt taken there pushes its frame exactly where one from ring 3 lands, so the
+    /// handler can turn the idle loop into a guest by rewriting the frame, and back.
+    /// </summary>
+    private static void EmitGuestEntries(Assembler a, Func<string, Label> Mark, Action<string, Action> Leaf, Label common)
+    {
+        Label SyscallEntry(string name, int codeSelector, int vector)
+        {
+            var entry = Mark(name);
+            a.swapgs();
+            a.mov(__qword_ptr.gs[0], rsp);
+            a.mov(rsp, __qword_ptr.gs[8]);
+            a.push(GuestData);
+            a.push(__qword_ptr.gs[0]);
+            a.swapgs();
+            a.push(r11);
+            a.push(codeSelector);
+            a.push(rcx);
+            a.push(0);
+            a.push(vector);
+            a.jmp(common);
+            return entry;
+        }
+        var syscall64 = SyscallEntry("keel_syscall64", GuestCode64, SyscallVector);
+        var syscall32 = SyscallEntry("keel_syscall32", GuestCode32, CompatSyscallVector);
+        Leaf("keel_syscall64_address", () => a.lea(rax, __[syscall64]));
+        Leaf("keel_syscall32_address", () => a.lea(rax, __[syscall32]));
+
+        Mark("keel_enter_idle");
+        a.mov(rsp, rdi);
+        var idle = a.CreateLabel("keel_idle_loop");
+        a.Label(ref idle);
+        a.sti();
+        a.hlt();
+        a.jmp(idle);
+        Leaf("keel_idle_loop_address", () => a.lea(rax, __[idle]));
+    }
+
+    /// <summary>
+    /// A domain's entry and its one way out. Xen's PV64 entry (xen/include/public/xen.h, "start of day")
+    /// gives RSI = start_info and RSP = the top of one boot-stack page; _start moves to the image's own larger
+    /// stack and calls keel_domain_entry(start_info, modules start, modules end, heap start, heap end), which
+    /// never returns. keel_hypercall(number, a1..a5) turns the SysV call into Xen's registers (RDI, RSI, RDX,
+    /// R10, R8) and calls stub `number` of the hypercall page the kernel filled.
+    /// </summary>
+    private static void EmitDomain(Assembler a, Func<string, Label> Mark, Action<string, Action> Leaf, Func<string, MemoryOperand> LinkSlot)
+    {
+        Mark("_start");
+        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RSP, LinkSlot("__keel_stack_top")));
+        a.xor(ebp, ebp);
+        a.mov(rdi, rsi);
+        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RSI, LinkSlot("__keel_modules_start")));
+        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RDX, LinkSlot("__keel_modules_end")));
+        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RCX, LinkSlot("__keel_heap_start")));
+        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.R8, LinkSlot("__keel_heap_end")));
+        a.AddInstruction(Instruction.Create(Code.Call_rm64, LinkSlot("keel_domain_entry")));
+        a.ud2();
+        Leaf("keel_hypercall", () =>
+        {
+            a.mov(rax, rdi);
+            a.mov(rdi, rsi);
+            a.mov(rsi, rdx);
+            a.mov(rdx, rcx);
+            a.mov(r10, r8);
+            a.mov(r8, r9);
+            a.shl(rax, 5);
+            a.AddInstruction(Instruction.Create(Code.Add_r64_rm64, Register.RAX, LinkSlot("__keel_hypercall_page")));
+            a.call(rax);
+        });
+        // For the test domain's invalid-opcode case: the one instruction C# cannot spell.
+        Leaf("keel_undefined_instruction", () => a.ud2());
     }
 
     /// <summary>

@@ -6,7 +6,11 @@ using Keel.Kernel.Arch.X64;
 using Keel.Kernel.Boot;
 using Keel.Kernel.Devices;
 using Keel.Kernel.Diagnostics;
+using Keel.Kernel.Domains;
+using Keel.Kernel.Hypercalls;
 using Keel.Kernel.Memory;
+using Keel.Kernel.Objects;
+using Keel.Kernel.Scheduling;
 using Keel.Kernel.Time;
 
 namespace Keel.Kernel
@@ -17,6 +21,13 @@ namespace Keel.Kernel
         internal const string Version = "0.1.0";
 
         private static FrameAllocator s_frames;
+        private static bool s_exitWhenDone;
+
+        /// <summary>The kernel's command line, as the loader gave it.</summary>
+        internal static string CommandLine { get; private set; } = "";
+
+        // Xen's dom0_mem default is most of the machine; Keel's control domain needs little of it.
+        private const ulong DefaultInitialDomainMiB = 16;
 
         /// <summary>
         /// Entered from the boot stub in long mode, interrupts off, on the kernel stack, with the boot
@@ -32,10 +43,11 @@ namespace Keel.Kernel
             StartupCodeHelpers.InitializeModules((nint*)layout.ModulesStart, (nint*)layout.ModulesEnd);
 
             Multiboot2Info boot = ReadBootInformation(multibootInfoPhysical);
+            CommandLine = boot.CommandLine;
             SetUpMemory(boot, layout, multibootInfoPhysical);
             SetUpInterruptsAndTimer(layout);
             ReportClock();
-            if (CommandLine.TryGet(boot.CommandLine, "keel.fault", out string fault)) DeliberateFault(fault);
+            if (Boot.CommandLine.TryGet(boot.CommandLine, "keel.fault", out string fault)) DeliberateFault(fault);
 
             Console.Write("heap: ");
             Console.Decimal(Heap.AllocatedBytes / 1024);
@@ -43,12 +55,62 @@ namespace Keel.Kernel
             Console.Decimal(Heap.DonatedBytes / 1024);
             Console.WriteLine(" KiB used");
             Console.WriteLine("keel: ready");
-            if (CommandLine.TryGet(boot.CommandLine, "keel.exit", out _))
+            s_exitWhenDone = Boot.CommandLine.TryGet(boot.CommandLine, "keel.exit", out _);
+            Scheduler.Initialise(layout.StackTop, KernelAddressSpace.Current.Root);
+            DomainLifecycle.Frames = s_frames;
+            if (!BuildInitialDomain(boot) && s_exitWhenDone)
             {
                 Console.WriteLine("keel: keel.exit: shutting down");
                 Machine.Stop(ExitStatus.Success);
             }
-            while (true) Native.WaitForInterrupt();
+            // From here on the kernel runs only when something enters it: the idle loop takes over the stack.
+            Native.EnterIdle(layout.StackTop);
+        }
+
+        /// <summary>
+        /// Builds the initial domain (Xen's dom0) from the module named "dom0", if there is one: its module
+        /// string after the name is the domain's command line, and the kernel option dom0_mem=N (MiB) its size.
+        /// </summary>
+        private static bool BuildInitialDomain(Multiboot2Info boot)
+        {
+            for (int i = 0; i < boot.Modules.Length; i++)
+            {
+                BootModule module = boot.Modules[i];
+                if (module.Name != "dom0" && !module.Name.StartsWith("dom0 ")) continue;
+                ulong mib = DefaultInitialDomainMiB;
+                if (Boot.CommandLine.TryGet(boot.CommandLine, "dom0_mem", out string size) && !Boot.CommandLine.TryParseMebibytes(size, out mib)) mib = DefaultInitialDomainMiB;
+                string commandLine = module.Name.Length > 5 ? module.Name.Substring(5) : "";
+                Domain domain = DomainTable.Create("dom0", privileged: true);
+                ulong freeBefore = s_frames.FreeFrames;
+                string error = DomainBuilder.TryBuild(domain, ModuleBytes(boot, module.Name), mib * 256, commandLine, s_frames);
+                if (error != null)
+                {
+                    Console.Write("keel: cannot build dom0: ");
+                    Console.WriteLine(error);
+                    return false;
+                }
+                Console.Write("keel: dom0 built: ");
+                Console.Decimal(mib);
+                Console.Write(" MiB, entry ");
+                Console.Hex(domain.Vcpu.Context.Frame.Rip);
+                Console.Write("; frames free ");
+                Console.Decimal(freeBefore);
+                Console.Write(" before, ");
+                Console.Decimal(s_frames.FreeFrames);
+                Console.WriteLine(" after");
+                DomainLifecycle.Start(domain);
+                return true;
+            }
+            return false;
+        }
+
+        /// <summary>Every domain has ended: with keel.exit the machine stops, otherwise it idles.</summary>
+        internal static void AllDomainsEnded()
+        {
+            Console.WriteLine("keel: no domain is running");
+            if (!s_exitWhenDone) return;
+            Console.WriteLine("keel: keel.exit: shutting down");
+            Machine.Stop(ExitStatus.Success);
         }
 
         /// <summary>
@@ -112,6 +174,10 @@ namespace Keel.Kernel
             {
                 Panic("cannot build the kernel page tables", 0);
             }
+            if (!MachineToPhysical.TryCreate(s_frames, KernelAddressSpace.Current, s_frames.FrameCount))
+            {
+                Panic("cannot build the machine-to-physical table", 0);
+            }
         }
 
         /// <summary>
@@ -120,12 +186,18 @@ namespace Keel.Kernel
         /// </summary>
         private static void SetUpInterruptsAndTimer(in KernelLayout layout)
         {
-            ulong idtPage = 0;
-            if (!s_frames.TryAllocate(out ulong gdtPage) || !s_frames.TryAllocate(out idtPage))
+            ulong idtPage = 0, tssPage = 0;
+            if (!s_frames.TryAllocate(out ulong cpuPage) || !s_frames.TryAllocate(out idtPage) || !s_frames.TryAllocate(out tssPage))
             {
                 Panic("no frames for the descriptor tables", 0);
             }
-            DescriptorTables.Load(DirectMap.Pointer(gdtPage), DirectMap.Pointer(idtPage), layout.StackTop, layout.IstTop);
+            // The GDT spans 15 pages and must be virtually contiguous: heap memory is.
+            byte[] gdt = new byte[DescriptorTables.GdtBytes];
+            fixed (byte* gdtPages = gdt)
+            {
+                DescriptorTables.Load(gdtPages, DirectMap.Pointer(tssPage), DirectMap.Pointer(idtPage), layout.StackTop, layout.IstTop);
+            }
+            Syscall.Enable((ulong*)DirectMap.Pointer(cpuPage), layout.StackTop);
 
             Pic.RemapAndMask();
             LocalApic.Enable(DirectMap.Offset + LocalApic.PhysicalBase);
@@ -271,21 +343,39 @@ namespace Keel.Kernel
             Machine.Stop(ExitStatus.Failure);
         }
 
+        /// <summary>
+        /// Every entry into the kernel after boot: interrupts, exceptions and SYSCALLs from guests, with the
+        /// entered context's frame. Leaving resumes whatever the frame holds then, which the scheduler may
+        /// have replaced.
+        /// </summary>
         [RuntimeExport("keel_interrupt")]
         private static void Interrupt(InterruptFrame* frame)
         {
-            if (frame->Vector < 32)
+            Vcpu current = Scheduler.Current;
+            bool fromGuest = GuestContext.IsFromGuest(frame);
+            if (frame->Vector == RuntimeVectors.Syscall64 && current != null)
             {
-                FaultReport.CpuException(frame);
+                HypercallDispatcher.Handle(current, frame);
+            }
+            else if (frame->Vector == RuntimeVectors.Syscall32 && current != null)
+            {
+                DomainLifecycle.Crash(current.Domain, frame, "SYSCALL from 32-bit code (only 64-bit PV guests are supported)");
+            }
+            else if (frame->Vector < 32)
+            {
+                if (!fromGuest || current == null) FaultReport.CpuException(frame);
+                DomainLifecycle.Crash(current.Domain, frame, "an exception the guest has no handler for");
             }
             else if (frame->Vector == Timer.Vector)
             {
                 Timer.Tick();
+                Scheduler.RequestReschedule();
             }
             else if (frame->Vector != LocalApic.SpuriousInterruptVector)
             {
                 LocalApic.EndOfInterrupt();
             }
+            Scheduler.BeforeLeavingKernel(frame);
         }
 
         [RuntimeExport("keel_fatal")]

@@ -30,5 +30,19 @@ namespace Keel.Kernel.Boot
             }
             return false;
         }
+
+        /// <summary>A size in MiB written as decimal digits with an optional "M" (as Xen's dom0_mem=512M); 1 to 2^20.</summary>
+        public static bool TryParseMebibytes(string text, out ulong mebibytes)
+        {
+            mebibytes = 0;
+            int length = text.Length > 0 && (text[text.Length - 1] == 'M' || text[text.Length - 1] == 'm') ? text.Length - 1 : text.Length;
+            if (length == 0 || length > 7) return false;
+            for (int i = 0; i < length; i++)
+            {
+                if (text[i] < '0' || text[i] > '9') return false;
+                mebibytes = mebibytes * 10 + (ulong)(text[i] - '0');
+            }
+            return mebibytes >= 1 && mebibytes <= 1 << 20;
+        }
     }
 }

@@ -46,6 +46,61 @@ namespace Keel.Kernel.Diagnostics
         {
             Console.WriteLine();
             Console.Write("*** KERNEL FAULT: ");
+            ExceptionLine(frame);
+            Console.Write("rip ");
+            Console.Hex(frame->Rip);
+            Console.Write(' ');
+            WriteSymbol(frame->Rip);
+            Console.WriteLine();
+            ulong cr2 = AddressSpaceSwitch.FaultAddress;
+            ControlLine(frame, cr2, AddressSpaceSwitch.Current);
+            if (StackGuard != 0 && cr2 >= StackGuard && cr2 < StackGuard + 4096)
+            {
+                Console.WriteLine("cr2 is in the kernel stack's guard page: the kernel stack overflowed");
+            }
+            RegisterLines(frame);
+            Console.Write("bytes at rip:");
+            var space = KernelAddressSpace.Current;
+            if (space == null || !space.Translate(frame->Rip, out _, out _) || !space.Translate(frame->Rip + 15, out _, out _))
+            {
+                Console.WriteLine(" (not mapped)");
+            }
+            else
+            {
+                CodeBytes(new ReadOnlySpan<byte>((byte*)frame->Rip, 16));
+            }
+            StopWithFailure();
+        }
+
+        /// <summary>
+        /// A guest's exception the kernel could not deliver to it: the same facts as a kernel fault, with the
+        /// code bytes read through the guest's own page tables. The domain is ended by the caller; the
+        /// machine goes on.
+        /// </summary>
+        internal static void GuestException(Objects.Domain domain, InterruptFrame* frame, ulong cr2, string why)
+        {
+            Console.WriteLine();
+            Console.Write("*** domain ");
+            Console.Decimal(domain.Id);
+            Console.Write(" (");
+            Console.Write(domain.Name);
+            Console.Write(") crashed: ");
+            Console.WriteLine(why);
+            Console.Write("exception: ");
+            ExceptionLine(frame);
+            Console.Write("rip ");
+            Console.Hex(frame->Rip);
+            Console.WriteLine(domain.Vcpu.InUserMode ? " in guest user mode" : " in guest kernel mode");
+            ControlLine(frame, cr2, domain.Vcpu.CurrentTable);
+            RegisterLines(frame);
+            Console.Write("bytes at rip:");
+            Span<byte> code = stackalloc byte[16];
+            if (GuestMemory.TryRead(domain.Vcpu, frame->Rip, code)) CodeBytes(code);
+            else Console.WriteLine(" (not mapped)");
+        }
+
+        private static void ExceptionLine(InterruptFrame* frame)
+        {
             Console.Write(Name(frame->Vector));
             Console.Write(" (vector ");
             Console.Decimal(frame->Vector);
@@ -53,17 +108,14 @@ namespace Keel.Kernel.Diagnostics
             Console.Hex(frame->ErrorCode, 4);
             if (frame->Vector == 14) DescribePageFault(frame->ErrorCode);
             Console.WriteLine();
+        }
 
-            Console.Write("rip ");
-            Console.Hex(frame->Rip);
-            Console.Write(' ');
-            WriteSymbol(frame->Rip);
-            Console.WriteLine();
-            ulong cr2 = Native.ReadCr2();
+        private static void ControlLine(InterruptFrame* frame, ulong cr2, ulong cr3)
+        {
             Console.Write("cr2 ");
             Console.Hex(cr2);
             Console.Write("  cr3 ");
-            Console.Hex(Native.ReadCr3());
+            Console.Hex(cr3);
             Console.Write("  cs ");
             Console.Hex(frame->Cs, 4);
             Console.Write("  ss ");
@@ -71,16 +123,14 @@ namespace Keel.Kernel.Diagnostics
             Console.Write("  rflags ");
             Console.Hex(frame->Rflags, 8);
             Console.WriteLine();
-            if (StackGuard != 0 && cr2 >= StackGuard && cr2 < StackGuard + 4096)
-            {
-                Console.WriteLine("cr2 is in the kernel stack's guard page: the kernel stack overflowed");
-            }
+        }
+
+        private static void RegisterLines(InterruptFrame* frame)
+        {
             Registers("rax", frame->Rax, "rbx", frame->Rbx, "rcx", frame->Rcx, "rdx", frame->Rdx);
             Registers("rsi", frame->Rsi, "rdi", frame->Rdi, "rbp", frame->Rbp, "rsp", frame->Rsp);
             Registers("r8 ", frame->R8, "r9 ", frame->R9, "r10", frame->R10, "r11", frame->R11);
             Registers("r12", frame->R12, "r13", frame->R13, "r14", frame->R14, "r15", frame->R15);
-            CodeBytes(frame->Rip);
-            StopWithFailure();
         }
 
         internal static void UnhandledException(Internal.Runtime.FatalReport* report)
@@ -174,20 +224,12 @@ namespace Keel.Kernel.Diagnostics
             }
         }
 
-        /// <summary>The 16 bytes at the faulting address, if both pages they span are mapped.</summary>
-        private static void CodeBytes(ulong rip)
+        private static void CodeBytes(ReadOnlySpan<byte> code)
         {
-            Console.Write("bytes at rip:");
-            var space = KernelAddressSpace.Current;
-            if (space == null || !space.Translate(rip, out _, out _) || !space.Translate(rip + 15, out _, out _))
-            {
-                Console.WriteLine(" (not mapped)");
-                return;
-            }
-            for (ulong i = 0; i < 16; i++)
+            for (int i = 0; i < code.Length; i++)
             {
                 Console.Write(' ');
-                Console.HexByte(*(byte*)(rip + i));
+                Console.HexByte(code[i]);
             }
             Console.WriteLine();
         }

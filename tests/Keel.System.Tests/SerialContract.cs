@@ -75,6 +75,27 @@ internal static partial class SerialContract
     public static partial Regex ShuttingDown();
 
     /// <summary>QEMU's exit status when the kernel writes 0x10 to isa-debug-exit to shut down cleanly: (0x10 &lt;&lt; 1) | 1.</summary>
+    [GeneratedRegex(@"^keel: dom0 built: (?<mib>\d+) MiB, entry 0x[0-9a-f]+; frames free (?<before>\d+) before, (?<after>\d+) after$")]
+    public static partial Regex InitialDomainBuilt();
+
+    [GeneratedRegex(@"^keel: domain (?<id>\d+) \((?<name>[^)]+)\) shut down: (?<reason>\w+)$")]
+    public static partial Regex DomainShutDown();
+
+    [GeneratedRegex(@"^\*\*\* domain (?<id>\d+) \((?<name>[^)]+)\) crashed: (?<why>.+)$")]
+    public static partial Regex DomainCrashed();
+
+    [GeneratedRegex(@"^exception: (?<name>#\w\w [a-z -]+) \(vector (?<vector>\d+)\)")]
+    public static partial Regex GuestException();
+
+    [GeneratedRegex(@"^keel: (?<free>\d+) frames free; (?<alive>\d+) domains running$")]
+    public static partial Regex FramesAfterDomainEnded();
+
+    [GeneratedRegex(@"^keel: no domain is running$")]
+    public static partial Regex NoDomainRunning();
+
+    /// <summary>A line a guest printed through console_io: "(name) text".</summary>
+    public static Regex GuestLine(string name, string text) => new($"^\\({Regex.Escape(name)}\\) {text}$");
+
     public const int CleanShutdownExitStatus = 33;
 
     /// <summary>QEMU's exit status when the kernel writes 0x11 to isa-debug-exit after a fatal fault: (0x11 &lt;&lt; 1) | 1.</summary>

@@ -3,20 +3,28 @@ using System.Runtime.InteropServices;
 namespace Keel.Kernel.Arch.X64
 {
     /// <summary>
-    /// The GDT, TSS and IDT (Intel SDM vol. 3A, chapters 3, 7 and 6), built in one page the caller provides
-    /// and loaded. Selectors follow the SYSCALL/SYSRET layout (SDM 3A 5.8.8): kernel code 0x08, kernel data
-    /// 0x10, user data 0x18, user code 0x20, so later ring-3 domains need no new descriptors.
+    /// The GDT, TSS and IDT (Intel SDM vol. 3A, chapters 3, 7 and 6). The GDT has Xen's shape
+    /// (xen/arch/x86/include/asm/desc.h, xen/include/public/arch-x86/xen-x86_64.h): 14 pages of entries a PV
+    /// guest may fill through set_gdt, then the hypervisor's reserved page from selector 0xe000, holding the
+    /// kernel's own segments, the flat ring-3 segments every PV guest loads (0xe023 32-bit code, 0xe02b data,
+    /// 0xe033 64-bit code) and the TSS. The ring-3 trio is in the order SYSRET needs (SDM 3A 5.8.8: STAR's
+    /// upper selector + 8 is SS, + 16 the 64-bit CS).
     /// </summary>
     internal static unsafe class DescriptorTables
     {
-        internal const ushort KernelCode = 0x08, KernelData = 0x10, UserData = 0x18 | 3, UserCode = 0x20 | 3, TaskState = 0x28;
+        internal const ushort KernelCode = 0xE008, KernelData = 0xE010;
+        internal const ushort GuestCode32 = 0xE023, GuestData = 0xE02B, GuestCode64 = 0xE033;
+        internal const ushort TaskState = 0xE040;
 
         /// <summary>Interrupt stack table slot used for faults that must not run on a possibly broken stack.</summary>
         internal const int EmergencyStack = 1;
 
-        // Page layout: GDT (7 entries: 5 segments plus the 16-byte TSS descriptor) at 0, TSS at 0x100,
-        // IDT (256 gates of 16 bytes) needs its own page.
-        private const int GdtOffset = 0, TssOffset = 0x100;
+        // Xen's FIRST_RESERVED_GDT_PAGE is 14: the guest's part is 14 pages, the reserved part one more.
+        internal const int GdtBytes = 15 * 4096;
+
+        // Vectors a guest may raise with an instruction of its own: int3 and into (Xen's IDT gives exactly
+        // these DPL 3; any other `int n` from ring 3 arrives as #GP and is decoded).
+        private const int BreakpointVector = 3, OverflowVector = 4;
 
         [StructLayout(LayoutKind.Sequential, Pack = 1)]
         private struct TablePointer
@@ -35,20 +43,21 @@ namespace Keel.Kernel.Arch.X64
         }
 
         /// <summary>
-        /// Loads the GDT and TSS (in gdtPage) and the IDT (in idtPage); every vector's gate points at its
-        /// entry stub. NMI (2), double fault (8) and machine check (18) switch to the emergency stack.
-        /// Both pages must stay mapped and untouched for the life of the kernel.
+        /// Builds and loads the GDT and TSS (in gdtPages, GdtBytes long, and tssPage) and the IDT (in idtPage); every
+        /// vector's gate points at its entry stub. NMI (2), double fault (8) and machine check (18) switch to the
+        /// emergency stack. The memory must stay mapped and untouched for the life of the kernel.
         /// </summary>
-        internal static void Load(byte* gdtPage, byte* idtPage, ulong kernelStackTop, ulong emergencyStackTop)
+        internal static void Load(byte* gdtPages, byte* tssPage, byte* idtPage, ulong kernelStackTop, ulong emergencyStackTop)
         {
-            ulong* gdt = (ulong*)(gdtPage + GdtOffset);
-            gdt[0] = 0;
-            gdt[1] = 0x00AF9A000000FFFF; // kernel code: present, DPL 0, executable, L (64-bit)
-            gdt[2] = 0x00CF92000000FFFF; // kernel data: present, DPL 0, writable
-            gdt[3] = 0x00CFF2000000FFFF; // user data: DPL 3
-            gdt[4] = 0x00AFFA000000FFFF; // user code: DPL 3, L
+            ulong* gdt = (ulong*)gdtPages;
+            new System.Span<byte>(gdtPages, GdtBytes).Clear();
+            gdt[KernelCode >> 3] = 0x00AF9A000000FFFF; // present, DPL 0, executable, L (64-bit)
+            gdt[KernelData >> 3] = 0x00CF92000000FFFF; // present, DPL 0, writable
+            gdt[GuestCode32 >> 3] = 0x00CFFA000000FFFF; // DPL 3, executable, D (32-bit), 4 GiB
+            gdt[GuestData >> 3] = 0x00CFF2000000FFFF; // DPL 3, writable, 4 GiB
+            gdt[GuestCode64 >> 3] = 0x00AFFA000000FFFF; // DPL 3, executable, L
 
-            TaskStateSegment* tss = (TaskStateSegment*)(gdtPage + TssOffset);
+            TaskStateSegment* tss = (TaskStateSegment*)tssPage;
             *tss = default;
             tss->Rsp0 = kernelStackTop;
             tss->Ist1 = emergencyStackTop;
@@ -56,11 +65,11 @@ namespace Keel.Kernel.Arch.X64
             ulong tssBase = (ulong)tss;
             ulong limit = (ulong)sizeof(TaskStateSegment) - 1;
             // System-segment descriptor, type 9 (available 64-bit TSS), present (SDM 3A, figure 8-4).
-            gdt[5] = (limit & 0xFFFF) | ((tssBase & 0xFFFFFF) << 16) | (0x89UL << 40) | (((limit >> 16) & 0xF) << 48) | (((tssBase >> 24) & 0xFF) << 56);
-            gdt[6] = tssBase >> 32;
+            gdt[TaskState >> 3] = (limit & 0xFFFF) | ((tssBase & 0xFFFFFF) << 16) | (0x89UL << 40) | (((limit >> 16) & 0xF) << 48) | (((tssBase >> 24) & 0xFF) << 56);
+            gdt[(TaskState >> 3) + 1] = tssBase >> 32;
 
             TablePointer gdtPointer;
-            gdtPointer.Limit = 7 * 8 - 1;
+            gdtPointer.Limit = GdtBytes - 1;
             gdtPointer.Base = (ulong)gdt;
             Native.LoadGdt(&gdtPointer, KernelCode, KernelData);
             Native.LoadTaskRegister(TaskState);
@@ -71,9 +80,10 @@ namespace Keel.Kernel.Arch.X64
             {
                 ulong handler = stubs + (ulong)(vector * Boot.KernelLayout.InterruptStubStride);
                 ulong ist = vector == 2 || vector == 8 || vector == 18 ? (ulong)EmergencyStack : 0;
-                // 64-bit interrupt gate (type 0xE), present, DPL 0 (SDM 3A, figure 6-8). Interrupt gates clear
-                // IF on entry, so handlers run with interrupts off.
-                idt[vector * 2] = (handler & 0xFFFF) | ((ulong)KernelCode << 16) | (ist << 32) | (0x8EUL << 40) | ((handler >> 16 & 0xFFFF) << 48);
+                ulong dpl = vector == BreakpointVector || vector == OverflowVector ? 3UL : 0UL;
+                // 64-bit interrupt gate (type 0xE), present (SDM 3A, figure 6-8). Interrupt gates clear IF on
+                // entry, so handlers run with interrupts off.
+                idt[vector * 2] = (handler & 0xFFFF) | ((ulong)KernelCode << 16) | (ist << 32) | ((0x8EUL | dpl << 5) << 40) | ((handler >> 16 & 0xFFFF) << 48);
                 idt[vector * 2 + 1] = handler >> 32;
             }
             TablePointer idtPointer;

@@ -14,4 +14,10 @@ namespace Keel.Kernel.Arch.X64
         internal ulong Vector, ErrorCode;
         internal ulong Rip, Cs, Rflags, Rsp, Ss;
     }
+
+    /// <summary>The frame's vector for entries that are not interrupts (image/RuntimeStubs.cs, SyscallVector).</summary>
+    internal static class RuntimeVectors
+    {
+        internal const ulong Syscall64 = 0x100, Syscall32 = 0x101;
+    }
 }

@@ -37,6 +37,10 @@ namespace Keel.Kernel.Arch.X64
         [RuntimeImport("keel_pause"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void Pause();
         [RuntimeImport("keel_read_rflags"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern ulong ReadFlags();
         [RuntimeImport("keel_halt_forever"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void HaltForever();
+        [RuntimeImport("keel_syscall64_address"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern ulong Syscall64Address();
+        [RuntimeImport("keel_syscall32_address"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern ulong Syscall32Address();
+        [RuntimeImport("keel_idle_loop_address"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern ulong IdleLoopAddress();
+        [RuntimeImport("keel_enter_idle"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void EnterIdle(ulong stackTop);
         [RuntimeImport("keel_interrupt_stubs_address"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern ulong InterruptStubsAddress();
     }
 }

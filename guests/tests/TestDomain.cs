@@ -1,0 +1,67 @@
+using System.Runtime;
+using System.Runtime.CompilerServices;
+using Keel.Ringlib.Xen;
+using Keel.Runtime;
+
+namespace Keel.Guests.Tests
+{
+    /// <summary>
+    /// A domain for the system tests. Its command line says what to do:
+    ///   hello        print what start_info and xen_version say, check hypercall errors, power off
+    ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2
+    /// Each line it prints is a fact a test checks.
+    /// </summary>
+    internal static unsafe class TestDomain
+    {
+        /// <summary>ud2 (Intel SDM vol. 2B): the image tool's domain stubs provide it for exactly this test.</summary>
+        [RuntimeImport("keel_undefined_instruction"), MethodImpl(MethodImplOptions.InternalCall)]
+        private static extern void UndefinedInstruction();
+
+        [RuntimeExport("keel_guest_main")]
+        private static void Main()
+        {
+            string command = DomainEntry.CommandLine;
+            DomainConsole.WriteLine("test domain: command line \"" + command + "\"");
+            if (command == "hello") Hello();
+            else if (command.StartsWith("fault=")) Fault(command.Substring(6));
+            else DomainConsole.WriteLine("test domain: unknown command");
+        }
+
+        private static void Hello()
+        {
+            StartInfo* info = DomainEntry.StartInfo;
+            byte* magic = info->Magic;
+            DomainConsole.WriteLine("start_info: magic " + DomainConsole.Ascii(magic, StartInfo.MagicBytes) + ", " + DomainConsole.Decimal((long)info->NrPages) + " pages, "
+                + DomainConsole.Decimal((long)info->NrPtFrames) + " page-table frames, flags " + DomainConsole.Hex(info->Flags));
+            long version = Hypercall.XenVersion(VersionCommand.Version, null);
+            byte* extra = stackalloc byte[16];
+            Hypercall.XenVersion(VersionCommand.ExtraVersion, extra);
+            DomainConsole.WriteLine("xen_version: " + DomainConsole.Decimal(version >> 16) + "." + DomainConsole.Decimal(version & 0xFFFF) + DomainConsole.Ascii(extra, 16));
+            // A pointer into the kernel, one into unmapped memory, and an unknown hypercall: each an error code.
+            DomainConsole.WriteLine("console_io with a kernel pointer: " + DomainConsole.Decimal(Hypercall.ConsoleWrite((byte*)0xFFFF82D080200000, 8)));
+            DomainConsole.WriteLine("console_io with an unmapped pointer: " + DomainConsole.Decimal(Hypercall.ConsoleWrite((byte*)0x1000, 8)));
+            DomainConsole.WriteLine("hypercall 99: " + DomainConsole.Decimal(Hypercall.Raw(99)));
+            DomainConsole.WriteLine("yield: " + DomainConsole.Decimal(Hypercall.Yield()));
+            DomainConsole.WriteLine("test domain: powering off");
+        }
+
+        private static void Fault(string kind)
+        {
+            DomainConsole.WriteLine("test domain: faulting on purpose (" + kind + ")");
+            if (kind == "divide")
+            {
+                int zero = DomainConsole.Decimal(0).Length - 1;
+                DomainConsole.WriteLine(DomainConsole.Decimal(1000 / zero));
+            }
+            else if (kind == "page")
+            {
+                *(ulong*)0x1000 = 1;
+            }
+            else if (kind == "opcode")
+            {
+                UndefinedInstruction();
+            }
+            DomainConsole.WriteLine("test domain: still running after the fault");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+namespace Keel.Kernel.Arch.X64
+{
+    /// <summary>Which page tables the CPU walks (CR3, Intel SDM vol. 3A, 4.5).</summary>
+    internal static class AddressSpaceSwitch
+    {
+        /// <summary>Loads the top-level table; a no-op when it is already current, since a reload flushes the TLB.</summary>
+        internal static void Load(ulong rootPhysical)
+        {
+            if (Native.ReadCr3() != rootPhysical) Native.WriteCr3(rootPhysical);
+        }
+
+        /// <summary>Flushes the TLB's non-global entries, as a guest's TLB_FLUSH asks.</summary>
+        internal static void FlushLocal() => Native.WriteCr3(Native.ReadCr3());
+
+        internal static void InvalidatePage(ulong address) => Native.InvalidatePage(address);
+
+        internal static ulong FaultAddress => Native.ReadCr2();
+
+        internal static ulong Current => Native.ReadCr3();
+    }
+}

@@ -1,0 +1,79 @@
+using Keel.Kernel.Arch.X64;
+using Keel.Kernel.Diagnostics;
+using Keel.Kernel.Hypercalls;
+using Keel.Kernel.Memory;
+using Keel.Kernel.Objects;
+using Keel.Kernel.Scheduling;
+using Keel.Ringlib.Xen;
+
+namespace Keel.Kernel.Domains
+{
+    /// <summary>
+    /// How domains start and end. An ended domain (shut down or crashed) stops running at once, gives back
+    /// every frame, and stays in the domain table with its reason so the control domain can read it.
+    /// </summary>
+    internal static unsafe class DomainLifecycle
+    {
+        internal static FrameAllocator Frames;
+
+        internal static void Start(Domain domain)
+        {
+            domain.State = DomainState.Running;
+            domain.Vcpu.Runnable = true;
+            Scheduler.RequestReschedule();
+        }
+
+        internal static void Shutdown(Domain domain, ShutdownReason reason)
+        {
+            domain.Reason = reason;
+            End(domain, DomainState.Shutdown);
+            Console.Write("keel: domain ");
+            Console.Decimal(domain.Id);
+            Console.Write(" (");
+            Console.Write(domain.Name);
+            Console.Write(") shut down: ");
+            Console.WriteLine(ReasonName(reason));
+            ReportEnd();
+        }
+
+        /// <summary>Ends a domain for an exception it cannot take; the report is printed by the caller's FaultReport.</summary>
+        internal static void Crash(Domain domain, InterruptFrame* frame, string why)
+        {
+            FaultReport.GuestException(domain, frame, AddressSpaceSwitch.FaultAddress, why);
+            domain.CrashReport = why;
+            domain.Reason = ShutdownReason.Crash;
+            End(domain, DomainState.Crashed);
+            ReportEnd();
+        }
+
+        private static void End(Domain domain, DomainState state)
+        {
+            GuestConsole.Flush(domain);
+            domain.State = state;
+            domain.Vcpu.Runnable = false;
+            Scheduler.RequestReschedule();
+            // The domain's page tables may be the ones loaded: leave them before their frames are freed.
+            Scheduler.LeaveAddressSpace();
+            DomainBuilder.Reclaim(domain, Frames);
+        }
+
+        private static void ReportEnd()
+        {
+            Console.Write("keel: ");
+            Console.Decimal(Frames.FreeFrames);
+            Console.Write(" frames free; ");
+            Console.Decimal((ulong)DomainTable.AliveCount);
+            Console.WriteLine(" domains running");
+            if (DomainTable.AliveCount == 0) Kernel.AllDomainsEnded();
+        }
+
+        internal static string ReasonName(ShutdownReason reason) => reason switch
+        {
+            ShutdownReason.Poweroff => "poweroff",
+            ShutdownReason.Reboot => "reboot",
+            ShutdownReason.Suspend => "suspend",
+            ShutdownReason.Crash => "crash",
+            _ => "watchdog",
+        };
+    }
+}

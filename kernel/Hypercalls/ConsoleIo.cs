@@ -1,0 +1,36 @@
+using System;
+using Keel.Kernel.Diagnostics;
+using Keel.Kernel.Memory;
+using Keel.Kernel.Objects;
+using Keel.Ringlib.Xen;
+
+namespace Keel.Kernel.Hypercalls
+{
+    /// <summary>
+    /// console_io (18): CONSOLEIO_write copies count bytes from the guest and prints them on the kernel's
+    /// console, each line prefixed with the domain's name (as Xen prefixes "(dN)"). CONSOLEIO_read, the
+    /// serial input, belongs to the control domain and comes with the console back-end.
+    /// </summary>
+    internal static class ConsoleIo
+    {
+        /// <summary>The most one call may write; Xen splits longer writes with continuations, Keel refuses them.</summary>
+        internal const ulong MaxWrite = 16 * 1024;
+
+        private const int Chunk = 256;
+
+        internal static long Handle(Vcpu vcpu, in HypercallArguments call)
+        {
+            if ((ConsoleCommand)call.A1 != ConsoleCommand.Write) return Errno.ENOSYS;
+            ulong count = call.A2 & 0xFFFF_FFFF;
+            if (count > MaxWrite) return Errno.EINVAL;
+            Span<byte> chunk = stackalloc byte[Chunk];
+            for (ulong done = 0; done < count; done += Chunk)
+            {
+                int length = (int)Math.Min(count - done, (ulong)Chunk);
+                if (!GuestMemory.TryRead(vcpu, call.A3 + done, chunk.Slice(0, length))) return Errno.EFAULT;
+                GuestConsole.Write(vcpu.Domain, chunk.Slice(0, length));
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using Keel.Kernel.Arch.X64;
+
+namespace Keel.Kernel.Objects
+{
+    /// <summary>
+    /// A virtual CPU: its saved machine state while it does not run, the page tables it runs on and whether
+    /// the scheduler may run it.
+    /// </summary>
+    internal sealed unsafe class Vcpu
+    {
+        internal readonly Domain Domain;
+        internal readonly int Index;
+
+        /// <summary>Registers and FPU state while not running (the live copy is on the kernel stack while it runs).</summary>
+        internal GuestContext Context;
+
+        /// <summary>Machine address of the L4 the vCPU runs its guest kernel on (Xen's guest_table).</summary>
+        internal ulong KernelTable;
+
+        /// <summary>Machine address of the L4 for guest user mode (Xen's guest_table_user; 0 when none).</summary>
+        internal ulong UserTable;
+
+        /// <summary>Guest user mode (a guest's applications) rather than guest kernel mode; both run in ring 3.</summary>
+        internal bool InUserMode;
+
+        /// <summary>The table the vCPU runs on now, which guest pointers are translated through.</summary>
+        internal ulong CurrentTable => InUserMode ? UserTable : KernelTable;
+
+        /// <summary>True when the scheduler may pick it: not blocked, its domain neither paused nor dead.</summary>
+        internal bool Runnable;
+
+        internal Vcpu(Domain domain, int index)
+        {
+            Domain = domain;
+            Index = index;
+        }
+    }
+}

@@ -1,0 +1,59 @@
+namespace Keel.Ringlib.Xen
+{
+    /// <summary>Hypercall numbers of the x86-64 PV ABI (xen/include/public/xen.h, __HYPERVISOR_*).</summary>
+    public enum HypercallNumber : ulong
+    {
+        SetTrapTable = 0,
+        MmuUpdate = 1,
+        SetGdt = 2,
+        StackSwitch = 3,
+        SetCallbacks = 4,
+        FpuTaskswitch = 5,
+        PlatformOp = 7,
+        SetDebugreg = 8,
+        GetDebugreg = 9,
+        UpdateDescriptor = 10,
+        MemoryOp = 12,
+        Multicall = 13,
+        UpdateVaMapping = 14,
+        SetTimerOp = 15,
+        XenVersion = 17,
+        ConsoleIo = 18,
+        GrantTableOp = 20,
+        VmAssist = 21,
+        UpdateVaMappingOtherdomain = 22,
+        Iret = 23,
+        VcpuOp = 24,
+        SetSegmentBase = 25,
+        MmuextOp = 26,
+        SchedOp = 29,
+        CallbackOp = 30,
+        EventChannelOp = 32,
+        PhysdevOp = 33,
+        HvmOp = 34,
+        Sysctl = 35,
+        Domctl = 36,
+    }
+
+    /// <summary>Error numbers hypercalls return, negated (xen/include/public/errno.h: Linux's values).</summary>
+    public static class Errno
+    {
+        public const long EPERM = -1, ENOENT = -2, ESRCH = -3, E2BIG = -7, EAGAIN = -11, ENOMEM = -12, EACCES = -13;
+        public const long EFAULT = -14, EBUSY = -16, EEXIST = -17, EINVAL = -22, ENOSPC = -28, ENOSYS = -38, ENODATA = -61;
+    }
+
+    /// <summary>sched_op commands (xen/include/public/sched.h) and shutdown reasons.</summary>
+    public enum SchedCommand : ulong { Yield = 0, Block = 1, Shutdown = 2, Poll = 3 }
+
+    public enum ShutdownReason : uint { Poweroff = 0, Reboot = 1, Suspend = 2, Crash = 3, Watchdog = 4 }
+
+    /// <summary>console_io commands (xen/include/public/xen.h, CONSOLEIO_*).</summary>
+    public enum ConsoleCommand : ulong { Write = 0, Read = 1 }
+
+    /// <summary>xen_version commands (xen/include/public/version.h, XENVER_*).</summary>
+    public enum VersionCommand : ulong
+    {
+        Version = 0, ExtraVersion = 1, CompileInfo = 2, Capabilities = 3, Changeset = 4,
+        PlatformParameters = 5, GetFeatures = 6, PageSize = 7, GuestHandle = 8, CommandLine = 9, BuildId = 10,
+    }
+}

@@ -1,0 +1,61 @@
+using System;
+
+namespace Keel.Runtime
+{
+    /// <summary>Text out through the kernel's console (console_io write), which prefixes the domain's name.</summary>
+    public static unsafe class DomainConsole
+    {
+        public static void Write(string text)
+        {
+            byte* buffer = stackalloc byte[128];
+            int used = 0;
+            for (int i = 0; i < text.Length; i++)
+            {
+                buffer[used++] = text[i] < 0x80 ? (byte)text[i] : (byte)'?';
+                if (used == 128)
+                {
+                    Hypercall.ConsoleWrite(buffer, used);
+                    used = 0;
+                }
+            }
+            if (used > 0) Hypercall.ConsoleWrite(buffer, used);
+        }
+
+        public static void WriteLine(string text) => Write(text + "\n");
+
+        /// <summary>A NUL-terminated ASCII string of at most max bytes (start_info and xen_version answers).</summary>
+        public static string Ascii(byte* text, int max)
+        {
+            int length = 0;
+            while (length < max && text[length] != 0) length++;
+            char* chars = stackalloc char[length + 1];
+            for (int i = 0; i < length; i++) chars[i] = (char)text[i];
+            return new string(chars, 0, length);
+        }
+
+        public static string Hex(ulong value)
+        {
+            Span<char> digits = stackalloc char[18];
+            digits[0] = '0';
+            digits[1] = 'x';
+            for (int i = 0; i < 16; i++) digits[17 - i] = "0123456789abcdef"[(int)((value >> (4 * i)) & 15)];
+            return new string(digits);
+        }
+
+        public static string Decimal(long value)
+        {
+            if (value == long.MinValue) return "-9223372036854775808";
+            Span<char> digits = stackalloc char[20];
+            bool negative = value < 0;
+            ulong rest = (ulong)(negative ? -value : value);
+            int at = digits.Length;
+            do
+            {
+                digits[--at] = (char)('0' + (int)(rest % 10));
+                rest /= 10;
+            } while (rest != 0);
+            if (negative) digits[--at] = '-';
+            return new string(digits.Slice(at));
+        }
+    }
+}
