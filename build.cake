@@ -81,6 +81,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-guest-divide.img", "keel.exit", new[] { (TestDomain, "dom0 fault=divide") }),
     ("keel-guest-pagefault.img", "keel.exit", new[] { (TestDomain, "dom0 fault=page") }),
     ("keel-guest-opcode.img", "keel.exit", new[] { (TestDomain, "dom0 fault=opcode") }),
+    ("keel-guest-traps.img", "keel.exit", new[] { (TestDomain, "dom0 traps") }),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

@@ -193,7 +193,7 @@ public static class LinkerScript
     {
         foreach (var (name, address) in stubs.Labels.OrderBy(pair => pair.Value))
         {
-            if (name.StartsWith("__keel_isr_", StringComparison.Ordinal)) continue;
+            if (name.StartsWith("__keel_isr_", StringComparison.Ordinal) || name.StartsWith("__keel_guest_trap_", StringComparison.Ordinal)) continue;
             s.AppendLine($"{name} = __keel_stubs + {Hex(address - stubs.Base)};");
         }
     }

@@ -60,7 +60,7 @@ public static class RuntimeStubs
 
         EmitRuntimeHelpers(a, Mark, Leaf, LinkSlot);
         if (kind == ImageKind.Kernel) EmitKernel(a, labels, Mark, Leaf, LinkSlot);
-        else if (kind == ImageKind.Domain) EmitDomain(a, Mark, Leaf, LinkSlot);
+        else if (kind == ImageKind.Domain) DomainStubs.Emit(a, Mark, Leaf, LinkSlot);
         else EmitLinuxProcess(a, Mark, Leaf, LinkSlot);
 
         // __security_cookie: the stack-protector canary ILC's code compares against. It only has to stay
@@ -69,18 +69,22 @@ public static class RuntimeStubs
         a.dq(0x2F5C_71B3_94D0_E6A7UL);
 
         var code = a.AssembleAt(AssemblyBase, labels);
-        if (kind == ImageKind.Kernel)
+        if (kind == ImageKind.Kernel) CheckStride(code, "keel_interrupt_stubs", "__keel_isr_", InterruptStubStride);
+        if (kind == ImageKind.Domain) CheckStride(code, "keel_guest_trap_stubs", "__keel_guest_trap_", DomainStubs.TrapStubStride);
+        return code;
+    }
+
+    /// <summary>Stub n of a table must start exactly n strides after the first: the kernel and the guest compute their addresses that way.</summary>
+    private static void CheckStride(AssembledCode code, string first, string prefix, int stride)
+    {
+        for (int vector = 1; vector < 256; vector++)
         {
-            for (int vector = 0; vector < 256; vector++)
+            ulong expected = code.Labels[first] + (ulong)(vector * stride);
+            if (code.Labels[prefix + vector] != expected)
             {
-                ulong expected = code.Labels["keel_interrupt_stubs"] + (ulong)(vector * InterruptStubStride);
-                if (code.Labels[$"__keel_isr_{vector}"] != expected)
-                {
-                    throw new InvalidOperationException($"interrupt stub {vector} is not at its 16-byte slot");
-                }
+                throw new InvalidOperationException($"stub {prefix}{vector} is not at its {stride}-byte slot");
             }
         }
-        return code;
     }
 
     private static void EmitRuntimeHelpers(Assembler a, Func<string, Label> Mark, Action<string, Action> Leaf, Func<string, MemoryOperand> LinkSlot)
@@ -296,41 +300,6 @@ public static class RuntimeStubs
         a.hlt();
         a.jmp(idle);
         Leaf("keel_idle_loop_address", () => a.lea(rax, __[idle]));
-    }
-
-    /// <summary>
-    /// A domain's entry and its one way out. Xen's PV64 entry (xen/include/public/xen.h, "start of day")
-    /// gives RSI = start_info and RSP = the top of one boot-stack page; _start moves to the image's own larger
-    /// stack and calls keel_domain_entry(start_info, modules start, modules end, heap start, heap end), which
-    /// never returns. keel_hypercall(number, a1..a5) turns the SysV call into Xen's registers (RDI, RSI, RDX,
-    /// R10, R8) and calls stub `number` of the hypercall page the kernel filled.
-    /// </summary>
-    private static void EmitDomain(Assembler a, Func<string, Label> Mark, Action<string, Action> Leaf, Func<string, MemoryOperand> LinkSlot)
-    {
-        Mark("_start");
-        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RSP, LinkSlot("__keel_stack_top")));
-        a.xor(ebp, ebp);
-        a.mov(rdi, rsi);
-        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RSI, LinkSlot("__keel_modules_start")));
-        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RDX, LinkSlot("__keel_modules_end")));
-        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RCX, LinkSlot("__keel_heap_start")));
-        a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.R8, LinkSlot("__keel_heap_end")));
-        a.AddInstruction(Instruction.Create(Code.Call_rm64, LinkSlot("keel_domain_entry")));
-        a.ud2();
-        Leaf("keel_hypercall", () =>
-        {
-            a.mov(rax, rdi);
-            a.mov(rdi, rsi);
-            a.mov(rsi, rdx);
-            a.mov(rdx, rcx);
-            a.mov(r10, r8);
-            a.mov(r8, r9);
-            a.shl(rax, 5);
-            a.AddInstruction(Instruction.Create(Code.Add_r64_rm64, Register.RAX, LinkSlot("__keel_hypercall_page")));
-            a.call(rax);
-        });
-        // For the test domain's invalid-opcode case: the one instruction C# cannot spell.
-        Leaf("keel_undefined_instruction", () => a.ud2());
     }
 
     /// <summary>

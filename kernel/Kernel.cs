@@ -12,6 +12,7 @@ using Keel.Kernel.Memory;
 using Keel.Kernel.Objects;
 using Keel.Kernel.Scheduling;
 using Keel.Kernel.Time;
+using Keel.Kernel.Traps;
 
 namespace Keel.Kernel
 {
@@ -364,7 +365,7 @@ namespace Keel.Kernel
             else if (frame->Vector < 32)
             {
                 if (!fromGuest || current == null) FaultReport.CpuException(frame);
-                DomainLifecycle.Crash(current.Domain, frame, "an exception the guest has no handler for");
+                GuestTraps.HandleException(current, frame, AddressSpaceSwitch.FaultAddress);
             }
             else if (frame->Vector == Timer.Vector)
             {

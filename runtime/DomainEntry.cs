@@ -16,6 +16,12 @@ namespace Keel.Runtime
         /// <summary>start_info, as the domain builder left it (mapped read-write in the initial range).</summary>
         public static StartInfo* StartInfo { get; private set; }
 
+        [RuntimeImport("keel_image_base"), MethodImpl(MethodImplOptions.InternalCall)]
+        private static extern ulong ImageBaseAddress();
+
+        /// <summary>The domain's VIRT_BASE: pfn p is at ImageBase + p * 4096 in the initial mapping.</summary>
+        public static ulong ImageBase => ImageBaseAddress();
+
         [RuntimeImport("keel_guest_main"), MethodImpl(MethodImplOptions.InternalCall)]
         private static extern void GuestMain();
 

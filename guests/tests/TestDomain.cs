@@ -1,5 +1,4 @@
 using System.Runtime;
-using System.Runtime.CompilerServices;
 using Keel.Ringlib.Xen;
 using Keel.Runtime;
 
@@ -8,21 +7,19 @@ namespace Keel.Guests.Tests
     /// <summary>
     /// A domain for the system tests. Its command line says what to do:
     ///   hello        print what start_info and xen_version say, check hypercall errors, power off
+    ///   traps        install its own trap table and show each kind of trap delivered and returned from
     ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2
     /// Each line it prints is a fact a test checks.
     /// </summary>
     internal static unsafe class TestDomain
     {
-        /// <summary>ud2 (Intel SDM vol. 2B): the image tool's domain stubs provide it for exactly this test.</summary>
-        [RuntimeImport("keel_undefined_instruction"), MethodImpl(MethodImplOptions.InternalCall)]
-        private static extern void UndefinedInstruction();
-
         [RuntimeExport("keel_guest_main")]
         private static void Main()
         {
             string command = DomainEntry.CommandLine;
             DomainConsole.WriteLine("test domain: command line \"" + command + "\"");
             if (command == "hello") Hello();
+            else if (command == "traps") TrapTests.Run();
             else if (command.StartsWith("fault=")) Fault(command.Substring(6));
             else DomainConsole.WriteLine("test domain: unknown command");
         }
@@ -59,7 +56,7 @@ namespace Keel.Guests.Tests
             }
             else if (kind == "opcode")
             {
-                UndefinedInstruction();
+                Probes.Ud2();
             }
             DomainConsole.WriteLine("test domain: still running after the fault");
         }

@@ -86,8 +86,11 @@ namespace Keel.Kernel.Diagnostics
             Console.Write(domain.Name);
             Console.Write(") crashed: ");
             Console.WriteLine(why);
-            Console.Write("exception: ");
-            ExceptionLine(frame);
+            if (frame->Vector < 32)
+            {
+                Console.Write("exception: ");
+                ExceptionLine(frame);
+            }
             Console.Write("rip ");
             Console.Hex(frame->Rip);
             Console.WriteLine(domain.Vcpu.InUserMode ? " in guest user mode" : " in guest kernel mode");

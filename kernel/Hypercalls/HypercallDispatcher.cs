@@ -1,5 +1,6 @@
 using Keel.Kernel.Arch.X64;
 using Keel.Kernel.Objects;
+using Keel.Kernel.Traps;
 using Keel.Ringlib.Xen;
 
 namespace Keel.Kernel.Hypercalls
@@ -14,14 +15,43 @@ namespace Keel.Kernel.Hypercalls
     {
         internal static void Handle(Vcpu vcpu, InterruptFrame* frame)
         {
+            if (vcpu.InUserMode)
+            {
+                BounceSystemCall(vcpu, frame);
+                return;
+            }
             var call = new HypercallArguments(frame->Rdi, frame->Rsi, frame->Rdx, frame->R10, frame->R8);
-            frame->Rax = (ulong)Dispatch(vcpu, (HypercallNumber)frame->Rax, call);
+            frame->Rax = (ulong)Dispatch(vcpu, (HypercallNumber)frame->Rax, call, frame);
+        }
+
+        /// <summary>
+        /// SYSCALL from guest user mode is the guest's own system call: it goes to the guest kernel's syscall
+        /// callback (RCX and R11 hold the user RIP and RFLAGS, as SYSCALL left them). Without a callback the
+        /// guest gets #UD, as on Xen.
+        /// </summary>
+        private static void BounceSystemCall(Vcpu vcpu, InterruptFrame* frame)
+        {
+            ulong handler = vcpu.Traps.CallbackAddress[(int)CallbackType.Syscall];
+            if (handler == 0)
+            {
+                GuestTraps.Bounce(vcpu, frame, 6, hasError: false, 0);
+                return;
+            }
+            if (!TrapBounce.Deliver(vcpu, frame, handler, vcpu.Traps.CallbackMasksEvents[(int)CallbackType.Syscall], hasErrorCode: false, 0))
+            {
+                Domains.DomainLifecycle.Crash(vcpu.Domain, frame, "a fault while delivering a system call (the guest kernel stack is not writable)");
+            }
         }
 
         // A handler that stops the vCPU (yield, block, shutdown) only asks the scheduler, which switches
         // after the result is in the caller's RAX.
-        private static long Dispatch(Vcpu vcpu, HypercallNumber number, in HypercallArguments call) => number switch
+        private static long Dispatch(Vcpu vcpu, HypercallNumber number, in HypercallArguments call, InterruptFrame* frame) => number switch
         {
+            HypercallNumber.SetTrapTable => TrapHypercalls.SetTrapTable(vcpu, call.A1),
+            HypercallNumber.StackSwitch => TrapHypercalls.StackSwitch(vcpu, call.A2),
+            HypercallNumber.SetCallbacks => TrapHypercalls.SetCallbacks(vcpu, call),
+            HypercallNumber.Iret => TrapHypercalls.Iret(vcpu, frame),
+            HypercallNumber.CallbackOp => TrapHypercalls.CallbackOp(vcpu, call),
             HypercallNumber.ConsoleIo => ConsoleIo.Handle(vcpu, call),
             HypercallNumber.XenVersion => XenVersion.Handle(vcpu, call),
             HypercallNumber.SchedOp => SchedOp.Handle(vcpu, call),

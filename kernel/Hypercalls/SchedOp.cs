@@ -32,9 +32,8 @@ namespace Keel.Kernel.Hypercalls
 
         private static long Block(Vcpu vcpu)
         {
-            byte* info = DirectMap.Pointer(vcpu.Domain.SharedInfoMachine) + vcpu.Index * SharedInfoLayout.VcpuInfoBytes;
-            info[SharedInfoLayout.UpcallMask] = 0;
-            if (info[SharedInfoLayout.UpcallPending] != 0) return 0;
+            vcpu.EventsMasked = false;
+            if (vcpu.Info[SharedInfoLayout.UpcallPending] != 0) return 0;
             vcpu.Runnable = false;
             Scheduler.RequestReschedule();
             return 0;

@@ -1,4 +1,5 @@
 using Keel.Kernel.Arch.X64;
+using Keel.Ringlib.Xen;
 
 namespace Keel.Kernel.Objects
 {
@@ -24,10 +25,23 @@ namespace Keel.Kernel.Objects
         internal bool InUserMode;
 
         /// <summary>The table the vCPU runs on now, which guest pointers are translated through.</summary>
-        internal ulong CurrentTable => InUserMode ? UserTable : KernelTable;
+        internal ulong CurrentTable => InUserMode && UserTable != 0 ? UserTable : KernelTable;
+
+        /// <summary>The guest's virtual IDT, callbacks and kernel stack.</summary>
+        internal readonly Traps.VirtualTraps Traps = new Traps.VirtualTraps();
 
         /// <summary>True when the scheduler may pick it: not blocked, its domain neither paused nor dead.</summary>
         internal bool Runnable;
+
+        /// <summary>This vCPU's vcpu_info in its domain's shared_info page, through the direct map.</summary>
+        internal byte* Info => Memory.DirectMap.Pointer(Domain.SharedInfoMachine) + Index * SharedInfoLayout.VcpuInfoBytes;
+
+        /// <summary>evtchn_upcall_mask: the guest's virtual interrupt flag, inverted (1 = events masked).</summary>
+        internal bool EventsMasked
+        {
+            get => Info[SharedInfoLayout.UpcallMask] != 0;
+            set => Info[SharedInfoLayout.UpcallMask] = value ? (byte)1 : (byte)0;
+        }
 
         internal Vcpu(Domain domain, int index)
         {

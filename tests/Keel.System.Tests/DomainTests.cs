@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Xunit;
 using static Keel.System.Tests.SerialContract;
 
@@ -65,5 +66,31 @@ public sealed class DomainTests
             Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
             Assert.DoesNotContain(qemu.Lines, l => l.Contains("still running after the fault", StringComparison.Ordinal));
             Assert.DoesNotContain(qemu.Lines, l => l.Contains("KERNEL FAULT", StringComparison.Ordinal));
+        });
+
+    [Fact]
+    public Task A_guest_with_its_own_trap_table_gets_each_trap_bounced_with_Xens_frame_and_irets_back_and_visits_user_mode() =>
+        Machine.BootAsync(Machine.Image("keel-guest-traps.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("dom0", "set_trap_table: 0"), LineTimeout, cancel);
+            // Each probe faults (or traps) once and the handler makes it return: vector and error code as
+            // the guest must see them (page-fault error codes with the user bit cleared: guest kernel mode).
+            (string Probe, int Vector, int Error)[] expected =
+            [
+                ("int3", 3, 0), ("int 0x80", 128, 0), ("ud2", 6, 0), ("divide by zero", 0, 0),
+                ("write to unmapped 0x1000", 14, 2), ("read of kernel memory", 14, 1), ("write to the read-only M2P", 14, 3),
+                ("cli", 13, 0), ("hlt", 13, 0), ("out", 13, 0), ("wrmsr", 13, 0), ("mov to cr3", 13, 0), ("lgdt", 13, 0),
+            ];
+            foreach (var (probe, vector, error) in expected)
+            {
+                await qemu.WaitForLineAsync(GuestLine("dom0", $"trap: {Regex.Escape(probe)}: vector {vector} error 0x{error:x16}"), LineTimeout, cancel);
+            }
+            await qemu.WaitForLineAsync(GuestLine("dom0", @"mov from cr3: 0x[0-9a-f]+ \(the L4's machine address\)"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("dom0", "forced cpuid 0x40000000: XenVMMXenVMM, max leaf 0x0000000040000002"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("dom0", "user mode: system call with rax 0x00000000000005ec from cs 0x000000000000e033 right after the user code's syscall"), LineTimeout, cancel);
+            var shutdown = (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match;
+            Assert.Equal("poweroff", shutdown.Groups["reason"].Value);
+            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
         });
 }
