@@ -156,9 +156,9 @@ namespace Keel.Kernel.Memory
         /// <summary>
         /// Takes a free frame for a domain, which then holds its allocation reference. -E2BIG over quota
         /// (Xen's assign_pages), -ENOMEM when no frame is free, -EINVAL for an unknown domain. The frame's
-        /// old contents are still there: DirectPaging.AllocateFrame clears them.
+        /// old contents are still there: reached through DirectPaging.AllocateFrame, which clears them.
         /// </summary>
-        public int AllocateFor(ushort domain, out ulong mfn)
+        internal int AllocateFor(ushort domain, out ulong mfn)
         {
             mfn = 0;
             if (!IsDomain(domain)) return -Errno.EINVAL;
@@ -177,9 +177,10 @@ namespace Keel.Kernel.Memory
         /// <summary>
         /// The owner gives a frame up (Xen: put_page_alloc_ref, from decrease_reservation or domain
         /// teardown). The frame is freed now if nothing else references it, else when the last reference
-        /// goes. -EINVAL if the domain does not own it or released it already.
+        /// goes. -EINVAL if the domain does not own it or released it already. Reached through
+        /// DirectPaging.ReleaseFrame, which also reports the TLB flush a free requires.
         /// </summary>
-        public int ReleaseByOwner(ushort domain, ulong mfn)
+        internal int ReleaseByOwner(ushort domain, ulong mfn)
         {
             if (!Exists(mfn) || !IsDomain(domain)) return -Errno.EINVAL;
             ref FrameInfo frame = ref _frames[mfn];
@@ -189,13 +190,12 @@ namespace Keel.Kernel.Memory
             return 0;
         }
 
-        /// <summary>True (and, until <see cref="TakeFlushRequirement"/>, stays true) once a frame changed type
-        /// after being in use, or went back to the allocator: every TLB that may hold an old translation
-        /// must be flushed before the guest runs again.</summary>
-        public bool FlushRequired => _flushPending;
-
-        /// <summary>Returns whether a flush is required and forgets it: the caller now owes that flush.</summary>
-        public bool TakeFlushRequirement()
+        /// <summary>
+        /// Whether a flush became required since the last call, and forgets it: the caller now owes that
+        /// flush. Required once a frame changed type after a use that a TLB may still hold, or went back to
+        /// the allocator: every TLB that may hold an old translation must be flushed before the guest runs.
+        /// </summary>
+        internal bool TakeFlushRequirement()
         {
             bool pending = _flushPending;
             _flushPending = false;

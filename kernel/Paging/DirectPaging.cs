@@ -65,6 +65,18 @@ namespace Keel.Kernel.Paging
         }
 
         /// <summary>
+        /// The domain gives a frame back (decrease_reservation): it is freed once nothing references it,
+        /// which may be now; a free adds a full flush to <paramref name="flush"/>, since the domain may
+        /// still hold translations of the frame. -EINVAL if the domain does not own it or gave it back already.
+        /// </summary>
+        public int ReleaseFrame(ushort domain, ulong mfn, ref TlbFlush flush)
+        {
+            int rc = _frames.ReleaseByOwner(domain, mfn);
+            AddRequiredFlush(ref flush);
+            return rc;
+        }
+
+        /// <summary>
         /// Domain builder only: writes an entry of a future table without checking it, as Xen's builder
         /// fills the initial tables before pinning the L4 checks them all. Allowed only while the frame is
         /// the domain's and not in use as anything typed (type count 0), which is when the guest could write

@@ -226,7 +226,7 @@ public class DirectPagingTests
     {
         var (m, g) = Built();
         ulong data = g.Data[2];
-        Assert.Equal(0, m.Frames.ReleaseByOwner(0, data));
+        Assert.Equal(0, m.Release(0, data));
         Assert.Equal(1u, m.Frames[data].ReferenceCount);
         Assert.Equal(0, m.Update(0, g.L1, Slot(g, 2), Entry(data, Present)));
         Assert.Equal((ushort)0, m.Frames.OwnerOf(data));
@@ -428,7 +428,7 @@ public class DirectPagingTests
         var a = GuestBuilder.Build(m, 0, 6);
         var b = GuestBuilder.Build(m, 1, 3);
         Assert.Equal(0, m.Pin(0, a.L1, 1));
-        Assert.Equal(0, m.Frames.ReleaseByOwner(0, a.Data[0]));
+        Assert.Equal(0, m.Release(0, a.Data[0]));
         ulong user = m.Frame(0);
         Assert.Equal(0, m.ExtOp(0, ref a.Vcpu, MmuExtRequest.NewUserBaseptr, user));
         TlbFlush flush = default;

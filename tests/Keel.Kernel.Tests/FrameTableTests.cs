@@ -45,7 +45,7 @@ public class FrameTableTests
         var m = new PagingMachine(frames: 32);
         ulong mfn = m.Frame(0);
         m.Table(mfn)[7] = 0xDEAD;
-        Assert.Equal(0, m.Frames.ReleaseByOwner(0, mfn));
+        Assert.Equal(0, m.Release(0, mfn));
         Assert.Equal(mfn, m.Frame(1));
         Assert.Equal(0UL, m.Table(mfn)[7]);
     }
@@ -57,7 +57,7 @@ public class FrameTableTests
         var guest = GuestBuilder.Build(m, 0, 2);
         ulong data = guest.Data[0];
         ulong free = m.Allocator.FreeFrames;
-        Assert.Equal(0, m.Frames.ReleaseByOwner(0, data));
+        Assert.Equal(0, m.Release(0, data));
         Assert.Equal((ushort)0, m.Frames.OwnerOf(data));
         Assert.False(m.Allocator.IsFree(data * 4096));
         PagingInvariants.AssertHolds(m, [guest.Vcpu]);
@@ -71,15 +71,26 @@ public class FrameTableTests
     }
 
     [Fact]
+    public void Releasing_an_unused_frame_frees_it_at_once_and_asks_for_a_flush()
+    {
+        var m = new PagingMachine();
+        ulong mfn = m.Frame(0);
+        TlbFlush flush = default;
+        Assert.Equal(0, m.Paging.ReleaseFrame(0, mfn, ref flush));
+        Assert.True(m.Allocator.IsFree(mfn * 4096));
+        Assert.Equal((TlbFlushKind.All, true), (flush.Kind, flush.OtherVcpus));
+    }
+
+    [Fact]
     public void Releasing_twice_or_another_domains_frame_is_refused()
     {
         var m = new PagingMachine();
         ulong mine = m.Frame(0);
         ulong theirs = m.Frame(1);
-        Assert.Equal(-Errno.EINVAL, m.Frames.ReleaseByOwner(0, theirs));
-        Assert.Equal(0, m.Frames.ReleaseByOwner(0, mine));
-        Assert.Equal(-Errno.EINVAL, m.Frames.ReleaseByOwner(0, mine));
-        Assert.Equal(-Errno.EINVAL, m.Frames.ReleaseByOwner(0, 5000));
+        Assert.Equal(-Errno.EINVAL, m.Release(0, theirs));
+        Assert.Equal(0, m.Release(0, mine));
+        Assert.Equal(-Errno.EINVAL, m.Release(0, mine));
+        Assert.Equal(-Errno.EINVAL, m.Release(0, 5000));
         Assert.Equal(0u, m.Frames.OwnedFrames(0));
     }
 }

@@ -78,6 +78,12 @@ internal sealed class PagingMachine
         return mfn;
     }
 
+    public int Release(ushort domain, ulong mfn)
+    {
+        TlbFlush flush = default;
+        return Paging.ReleaseFrame(domain, mfn, ref flush);
+    }
+
     public int Update(ushort domain, ulong table, int index, ulong value, uint command = MmuUpdateRequest.NormalPtUpdate) =>
         Update(domain, table, index, value, out _, command);
 
