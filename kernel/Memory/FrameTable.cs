@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Keel.Kernel.Hypercalls;
+using Keel.Ringlib.Xen;
 
 namespace Keel.Kernel.Memory
 {
@@ -146,9 +146,9 @@ namespace Keel.Kernel.Memory
         }
 
         /// <summary>Sets the most frames a domain may own (Xen's max_pages); -EINVAL for an unknown domain.</summary>
-        public int SetQuota(ushort domain, uint maxFrames)
+        public long SetQuota(ushort domain, uint maxFrames)
         {
-            if (!IsDomain(domain)) return -Errno.EINVAL;
+            if (!IsDomain(domain)) return Errno.EINVAL;
             _quota[domain] = maxFrames;
             return 0;
         }
@@ -158,12 +158,12 @@ namespace Keel.Kernel.Memory
         /// (Xen's assign_pages), -ENOMEM when no frame is free, -EINVAL for an unknown domain. The frame's
         /// old contents are still there: reached through DirectPaging.AllocateFrame, which clears them.
         /// </summary>
-        internal int AllocateFor(ushort domain, out ulong mfn)
+        internal long AllocateFor(ushort domain, out ulong mfn)
         {
             mfn = 0;
-            if (!IsDomain(domain)) return -Errno.EINVAL;
-            if (_owned[domain] >= _quota[domain]) return -Errno.E2BIG;
-            if (!_allocator.TryAllocate(out ulong address)) return -Errno.ENOMEM;
+            if (!IsDomain(domain)) return Errno.EINVAL;
+            if (_owned[domain] >= _quota[domain]) return Errno.E2BIG;
+            if (!_allocator.TryAllocate(out ulong address)) return Errno.ENOMEM;
             mfn = address / FrameAllocator.FrameSize;
             ref FrameInfo frame = ref _frames[mfn];
             frame = default;
@@ -180,11 +180,11 @@ namespace Keel.Kernel.Memory
         /// goes. -EINVAL if the domain does not own it or released it already. Reached through
         /// DirectPaging.ReleaseFrame, which also reports the TLB flush a free requires.
         /// </summary>
-        internal int ReleaseByOwner(ushort domain, ulong mfn)
+        internal long ReleaseByOwner(ushort domain, ulong mfn)
         {
-            if (!Exists(mfn) || !IsDomain(domain)) return -Errno.EINVAL;
+            if (!Exists(mfn) || !IsDomain(domain)) return Errno.EINVAL;
             ref FrameInfo frame = ref _frames[mfn];
-            if (frame.OwnerId != domain || (frame.State & FrameState.Allocated) == 0) return -Errno.EINVAL;
+            if (frame.OwnerId != domain || (frame.State & FrameState.Allocated) == 0) return Errno.EINVAL;
             frame.State &= ~FrameState.Allocated;
             PutReference(mfn);
             return 0;

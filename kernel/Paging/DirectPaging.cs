@@ -1,5 +1,5 @@
 using System;
-using Keel.Kernel.Hypercalls;
+using Keel.Ringlib.Xen;
 using Keel.Kernel.Memory;
 
 namespace Keel.Kernel.Paging
@@ -32,6 +32,7 @@ namespace Keel.Kernel.Paging
     {
         private readonly FrameTable _frames;
         private readonly ulong[] _hypervisorSlots = new ulong[EntryRules.HypervisorSlots];
+        private readonly ulong[] _machineToPhysical;
         private TMemory _memory;
         private TIo _io;
 
@@ -39,8 +40,11 @@ namespace Keel.Kernel.Paging
         /// <paramref name="hypervisorSlots"/> are the entries for L4 slots 256-271 that every guest L4 gets
         /// when promoted (Xen's init_xen_l4_slots): [0] the read-only M2P, the rest the hypervisor's own
         /// mappings, supervisor-only. Entries past the 16th are ignored; missing ones are empty.
+        /// <paramref name="machineToPhysicalFrames"/> are the frames of the M2P table in order, 512 entries
+        /// each (entry = the pfn of an MFN), which MMU_MACHPHYS_UPDATE writes.
         /// </summary>
-        public DirectPaging(FrameTable frames, TMemory memory, TIo io, ReadOnlySpan<ulong> hypervisorSlots)
+        public DirectPaging(FrameTable frames, TMemory memory, TIo io, ReadOnlySpan<ulong> hypervisorSlots,
+                            ReadOnlySpan<ulong> machineToPhysicalFrames)
         {
             _frames = frames;
             _memory = memory;
@@ -49,6 +53,7 @@ namespace Keel.Kernel.Paging
             {
                 _hypervisorSlots[i] = hypervisorSlots[i];
             }
+            _machineToPhysical = machineToPhysicalFrames.ToArray();
         }
 
         public FrameTable Frames => _frames;
@@ -57,9 +62,9 @@ namespace Keel.Kernel.Paging
         /// Domain builder: a zeroed frame for the domain, within its quota. Errors as
         /// <see cref="FrameTable.AllocateFor"/>: -E2BIG over quota, -ENOMEM with no frame free.
         /// </summary>
-        public int AllocateFrame(ushort domain, out ulong mfn)
+        public long AllocateFrame(ushort domain, out ulong mfn)
         {
-            int rc = _frames.AllocateFor(domain, out mfn);
+            long rc = _frames.AllocateFor(domain, out mfn);
             if (rc == 0) Table(mfn).Clear();
             return rc;
         }
@@ -69,9 +74,9 @@ namespace Keel.Kernel.Paging
         /// which may be now; a free adds a full flush to <paramref name="flush"/>, since the domain may
         /// still hold translations of the frame. -EINVAL if the domain does not own it or gave it back already.
         /// </summary>
-        public int ReleaseFrame(ushort domain, ulong mfn, ref TlbFlush flush)
+        public long ReleaseFrame(ushort domain, ulong mfn, ref TlbFlush flush)
         {
-            int rc = _frames.ReleaseByOwner(domain, mfn);
+            long rc = _frames.ReleaseByOwner(domain, mfn);
             AddRequiredFlush(ref flush);
             return rc;
         }
@@ -82,12 +87,12 @@ namespace Keel.Kernel.Paging
         /// the domain's and not in use as anything typed (type count 0), which is when the guest could write
         /// it itself too. -EINVAL for a bad index or a frame the domain does not own, -EBUSY if typed.
         /// </summary>
-        public int WriteInitialEntry(ushort domain, ulong tableMfn, int index, ulong entry)
+        public long WriteInitialEntry(ushort domain, ulong tableMfn, int index, ulong entry)
         {
-            if ((uint)index >= 512) return -Errno.EINVAL;
+            if ((uint)index >= 512) return Errno.EINVAL;
             FrameInfo frame = _frames[tableMfn];
-            if (frame.Owner != domain || frame.ReferenceCount == 0) return -Errno.EINVAL;
-            if (frame.TypeCount != 0) return -Errno.EBUSY;
+            if (frame.Owner != domain || frame.ReferenceCount == 0) return Errno.EINVAL;
+            if (frame.TypeCount != 0) return Errno.EBUSY;
             Table(tableMfn)[index] = entry;
             return 0;
         }
@@ -97,20 +102,20 @@ namespace Keel.Kernel.Paging
         /// <summary>Xen's get_page_and_type_from_mfn: a general and a type reference, validating the frame
         /// if this is its first use as that type. -EINVAL if the domain does not own it or it has another
         /// type; a validation failure's own error otherwise.</summary>
-        private int GetTypedReference(ulong mfn, PageType type, ushort domain)
+        private long GetTypedReference(ulong mfn, PageType type, ushort domain)
         {
-            if (!_frames.TryGetReference(mfn, domain)) return -Errno.EINVAL;
-            int rc = GetType(mfn, type);
+            if (!_frames.TryGetReference(mfn, domain)) return Errno.EINVAL;
+            long rc = GetType(mfn, type);
             if (rc != 0) _frames.PutReference(mfn);
             return rc;
         }
 
-        private int GetType(ulong mfn, PageType type)
+        private long GetType(ulong mfn, PageType type)
         {
             TypeReference taken = _frames.BeginTypeReference(mfn, type);
             if (taken == TypeReference.Taken) return 0;
-            if (taken == TypeReference.Refused) return -Errno.EINVAL;
-            int rc = Promote(mfn, type);
+            if (taken == TypeReference.Refused) return Errno.EINVAL;
+            long rc = Promote(mfn, type);
             _frames.EndValidation(mfn, rc == 0);
             return rc;
         }

@@ -1,5 +1,5 @@
 using System;
-using Keel.Kernel.Hypercalls;
+using Keel.Ringlib.Xen;
 using Keel.Kernel.Memory;
 
 namespace Keel.Kernel.Paging
@@ -14,11 +14,11 @@ namespace Keel.Kernel.Paging
         /// Unknown commands, and SET_LDT (not supported yet), are -ENOSYS; MARK_SUPER/UNMARK_SUPER
         /// -EOPNOTSUPP as in Xen.
         /// </summary>
-        public int MmuExtOp(ushort domain, ref VcpuTables vcpu, ReadOnlySpan<MmuExtRequest> ops, uint foreignDomain,
+        public long MmuExtOp(ushort domain, ref VcpuTables vcpu, ReadOnlySpan<MmuExtRequest> ops, uint foreignDomain,
                             out int done, ref TlbFlush flush)
         {
             done = 0;
-            int rc = CheckPageOwner(domain, (ushort)foreignDomain);
+            long rc = CheckPageOwner(domain, (ushort)foreignDomain);
             if (rc != 0) return rc;
             for (; done < ops.Length; done++)
             {
@@ -30,7 +30,7 @@ namespace Keel.Kernel.Paging
             return rc;
         }
 
-        private int ApplyExtOp(ushort domain, ref VcpuTables vcpu, MmuExtRequest op, ref TlbFlush flush)
+        private long ApplyExtOp(ushort domain, ref VcpuTables vcpu, MmuExtRequest op, ref TlbFlush flush)
         {
             switch (op.Cmd)
             {
@@ -51,12 +51,12 @@ namespace Keel.Kernel.Paging
                     return CopyPage(domain, op.Arg1, op.Arg2);
                 case MmuExtRequest.FlushCache:
                 case MmuExtRequest.FlushCacheGlobal:
-                    if (!_io.HasIoAccess(domain)) return -Errno.EACCES;
+                    if (!_io.HasIoAccess(domain)) return Errno.EACCES;
                     flush.WriteBackCaches = true;
                     return 0;
                 case MmuExtRequest.MarkSuper:
                 case MmuExtRequest.UnmarkSuper:
-                    return -Errno.EOPNOTSUPP;
+                    return Errno.EOPNOTSUPP;
                 default:
                     return RequestTlbFlush(op, ref flush);
             }
@@ -67,7 +67,7 @@ namespace Keel.Kernel.Paging
         /// the domain (MULTI's vCPU mask is not read: flushing all of them is a superset). An INVLPG of a
         /// non-canonical (LOCAL) or non-guest (MULTI, ALL) address does nothing, as in Xen.
         /// </summary>
-        private static int RequestTlbFlush(MmuExtRequest op, ref TlbFlush flush)
+        private static long RequestTlbFlush(MmuExtRequest op, ref TlbFlush flush)
         {
             switch (op.Cmd)
             {
@@ -86,7 +86,7 @@ namespace Keel.Kernel.Paging
                     if (EntryRules.IsGuestAddress(op.Arg1)) flush.AddPage(op.Arg1, true);
                     return 0;
                 default:
-                    return -Errno.ENOSYS;
+                    return Errno.ENOSYS;
             }
         }
 
@@ -96,11 +96,11 @@ namespace Keel.Kernel.Paging
         /// it is pinned already (pins do not nest); a validation failure's own error otherwise. The domain
         /// builder pins the L4 it built with this, which validates the whole tree.
         /// </summary>
-        public int PinTable(ushort domain, ulong mfn, PageType level)
+        public long PinTable(ushort domain, ulong mfn, PageType level)
         {
-            if (!FrameTable.IsTable(level)) return -Errno.EINVAL;
-            if (!_frames.TryGetReference(mfn, domain)) return -Errno.EINVAL;
-            int rc = GetType(mfn, level);
+            if (!FrameTable.IsTable(level)) return Errno.EINVAL;
+            if (!_frames.TryGetReference(mfn, domain)) return Errno.EINVAL;
+            long rc = GetType(mfn, level);
             if (rc != 0)
             {
                 _frames.PutReference(mfn);
@@ -108,17 +108,17 @@ namespace Keel.Kernel.Paging
             }
             if (_frames.TrySetPinned(mfn)) return 0;
             PutTypedReference(mfn);
-            return -Errno.EINVAL;
+            return Errno.EINVAL;
         }
 
         /// <summary>MMUEXT_UNPIN_TABLE: -EINVAL if the domain does not own the frame or it is not pinned.</summary>
-        public int UnpinTable(ushort domain, ulong mfn)
+        public long UnpinTable(ushort domain, ulong mfn)
         {
-            if (!_frames.TryGetReference(mfn, domain)) return -Errno.EINVAL;
+            if (!_frames.TryGetReference(mfn, domain)) return Errno.EINVAL;
             if (!_frames.TryClearPinned(mfn))
             {
                 _frames.PutReference(mfn);
-                return -Errno.EINVAL;
+                return Errno.EINVAL;
             }
             PutTypedReference(mfn);
             _frames.PutReference(mfn);
@@ -131,11 +131,11 @@ namespace Keel.Kernel.Paging
         /// not own the frame or it has another type; a validation failure's error otherwise. The same table
         /// again is 0 with no change but a reload, as Xen's.
         /// </summary>
-        public int NewBasePointer(ushort domain, ref VcpuTables vcpu, ulong mfn, ref TlbFlush flush)
+        public long NewBasePointer(ushort domain, ref VcpuTables vcpu, ulong mfn, ref TlbFlush flush)
         {
             if (mfn != vcpu.KernelL4)
             {
-                int rc = GetTypedReference(mfn, PageType.L4, domain);
+                long rc = GetTypedReference(mfn, PageType.L4, domain);
                 if (rc != 0) return rc;
                 ulong old = vcpu.KernelL4;
                 vcpu.KernelL4 = mfn;
@@ -150,13 +150,13 @@ namespace Keel.Kernel.Paging
         /// <see cref="NewBasePointer"/>. The read-only M2P (slot 256) is removed from a user table, as Xen
         /// does for guests with VMASST_TYPE_m2p_strict, so the guest's user space never sees machine frames.
         /// </summary>
-        public int NewUserBasePointer(ushort domain, ref VcpuTables vcpu, ulong mfn)
+        public long NewUserBasePointer(ushort domain, ref VcpuTables vcpu, ulong mfn)
         {
             ulong old = vcpu.UserL4;
             if (mfn == old) return 0;
             if (mfn != 0)
             {
-                int rc = GetTypedReference(mfn, PageType.L4, domain);
+                long rc = GetTypedReference(mfn, PageType.L4, domain);
                 if (rc != 0) return rc;
                 Table(mfn)[EntryRules.ReadOnlyM2pSlot] = 0;
             }
@@ -166,13 +166,13 @@ namespace Keel.Kernel.Paging
         }
 
         /// <summary>MMUEXT_CLEAR_PAGE: -EINVAL unless the domain owns the frame and it can be writable.</summary>
-        private int ClearPage(ushort domain, ulong mfn)
+        private long ClearPage(ushort domain, ulong mfn)
         {
-            if (!_frames.TryGetReference(mfn, domain)) return -Errno.EINVAL;
+            if (!_frames.TryGetReference(mfn, domain)) return Errno.EINVAL;
             if (GetType(mfn, PageType.Writable) != 0)
             {
                 _frames.PutReference(mfn);
-                return -Errno.EINVAL;
+                return Errno.EINVAL;
             }
             Table(mfn).Clear();
             PutTypedReference(mfn);
@@ -180,17 +180,17 @@ namespace Keel.Kernel.Paging
         }
 
         /// <summary>MMUEXT_COPY_PAGE: -EINVAL unless the domain owns both and the destination can be writable.</summary>
-        private int CopyPage(ushort domain, ulong destination, ulong source)
+        private long CopyPage(ushort domain, ulong destination, ulong source)
         {
-            if (!_frames.TryGetReference(source, domain)) return -Errno.EINVAL;
-            int rc = GetTypedReference(destination, PageType.Writable, domain);
+            if (!_frames.TryGetReference(source, domain)) return Errno.EINVAL;
+            long rc = GetTypedReference(destination, PageType.Writable, domain);
             if (rc == 0)
             {
                 Table(source).CopyTo(Table(destination));
                 PutTypedReference(destination);
             }
             _frames.PutReference(source);
-            return rc == 0 ? 0 : -Errno.EINVAL;
+            return rc == 0 ? 0 : Errno.EINVAL;
         }
     }
 }

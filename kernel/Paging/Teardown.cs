@@ -6,7 +6,7 @@ namespace Keel.Kernel.Paging
     public sealed partial class DirectPaging<TMemory, TIo>
     {
         /// <summary>
-        /// Drops every vCPU's base pointers, unpins the domain's tables and releases every frame it owns.
+        /// Drops the base pointers of <paramref name="vcpus"/> (every vCPU of the domain), unpins the domain's tables and releases every frame it owns.
         /// Each frame goes back to the allocator as soon as nothing else references it; returns how many are
         /// still referenced (by other domains, which free them when they let go).
         ///

@@ -1,4 +1,4 @@
-using Keel.Kernel.Hypercalls;
+using Keel.Ringlib.Xen;
 using Keel.Kernel.Memory;
 
 namespace Keel.Kernel.Paging
@@ -14,9 +14,9 @@ namespace Keel.Kernel.Paging
         /// otherwise. Only a successful update adds the flush <paramref name="flags"/> ask for; a vCPU mask
         /// pointer in the flags is taken as "every vCPU" (a superset) and is not read.
         /// </summary>
-        public int UpdateVaMapping(ushort domain, in VcpuTables vcpu, ulong va, ulong value, ulong flags, ref TlbFlush flush)
+        public long UpdateVaMapping(ushort domain, in VcpuTables vcpu, ulong va, ulong value, ulong flags, ref TlbFlush flush)
         {
-            int rc = UpdateVaEntry(domain, vcpu.KernelL4, va, value);
+            long rc = UpdateVaEntry(domain, vcpu.KernelL4, va, value);
             AddRequiredFlush(ref flush);
             if (rc != 0) return rc;
             bool otherVcpus = (flags & ~UpdateVaFlags.FlushTypeMask) != UpdateVaFlags.Local;
@@ -32,12 +32,12 @@ namespace Keel.Kernel.Paging
             return 0;
         }
 
-        private int UpdateVaEntry(ushort domain, ulong l4, ulong va, ulong value)
+        private long UpdateVaEntry(ushort domain, ulong l4, ulong va, ulong value)
         {
-            if (!EntryRules.IsGuestAddress(va)) return -Errno.EINVAL;
-            if (!TryFindL1(l4, va, out ulong l1)) return -Errno.EINVAL;
-            if (!_frames.TryGetReference(l1, domain)) return -Errno.EINVAL;
-            int rc = -Errno.EINVAL;
+            if (!EntryRules.IsGuestAddress(va)) return Errno.EINVAL;
+            if (!TryFindL1(l4, va, out ulong l1)) return Errno.EINVAL;
+            if (!_frames.TryGetReference(l1, domain)) return Errno.EINVAL;
+            long rc = Errno.EINVAL;
             FrameInfo frame = _frames[l1];
             if (frame.Type == PageType.L1 && frame.TypeCount != 0 && frame.IsValidated)
             {

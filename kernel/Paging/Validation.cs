@@ -1,5 +1,5 @@
 using System;
-using Keel.Kernel.Hypercalls;
+using Keel.Ringlib.Xen;
 using Keel.Kernel.Memory;
 
 namespace Keel.Kernel.Paging
@@ -14,23 +14,23 @@ namespace Keel.Kernel.Paging
     {
         /// <summary>The first use of a frame as a table: every present entry is checked and takes its
         /// references, and entries get the bits Xen adds. On failure the references taken are dropped.</summary>
-        private int Promote(ulong mfn, PageType type)
+        private long Promote(ulong mfn, PageType type)
         {
             ushort owner = _frames.OwnerOf(mfn);
             Span<ulong> entries = Table(mfn);
             if (type == PageType.L1) return PromoteL1(entries, owner);
-            if (!FrameTable.IsTable(type)) return -Errno.EINVAL;
-            int rc = PromoteUpper(mfn, entries, (int)type, owner);
+            if (!FrameTable.IsTable(type)) return Errno.EINVAL;
+            long rc = PromoteUpper(mfn, entries, (int)type, owner);
             if (rc == 0 && type == PageType.L4) FillHypervisorSlots(entries);
             return rc;
         }
 
-        private int PromoteL1(Span<ulong> entries, ushort owner)
+        private long PromoteL1(Span<ulong> entries, ushort owner)
         {
             for (int i = 0; i < entries.Length; i++)
             {
                 if (!EntryRules.IsPresent(entries[i])) continue;
-                int rc = GetL1Target(entries[i], owner, out ulong adjusted);
+                long rc = GetL1Target(entries[i], owner, out ulong adjusted);
                 if (rc != 0)
                 {
                     for (int j = 0; j < i; j++) PutL1Target(entries[j]);
@@ -42,13 +42,13 @@ namespace Keel.Kernel.Paging
         }
 
         /// <summary>Guest values in the hypervisor's L4 slots are ignored, then overwritten.</summary>
-        private int PromoteUpper(ulong mfn, Span<ulong> entries, int level, ushort owner)
+        private long PromoteUpper(ulong mfn, Span<ulong> entries, int level, ushort owner)
         {
             for (int i = 0; i < entries.Length; i++)
             {
                 if (level == 4 && !EntryRules.IsGuestL4Slot(i)) continue;
                 if (!EntryRules.IsPresent(entries[i])) continue;
-                int rc = GetUpperTarget(entries[i], mfn, level, owner);
+                long rc = GetUpperTarget(entries[i], mfn, level, owner);
                 if (rc != 0)
                 {
                     DemoteUpper(mfn, entries.Slice(0, i), level);
@@ -91,17 +91,17 @@ namespace Keel.Kernel.Paging
         /// another domain (or free, or the hypervisor's) or a writable mapping of a frame typed otherwise
         /// (a table), I/O memory per <see cref="GetIoMapping"/>. On success the entry to store.
         /// </summary>
-        private int GetL1Target(ulong entry, ushort domain, out ulong adjusted)
+        private long GetL1Target(ulong entry, ushort domain, out ulong adjusted)
         {
             adjusted = entry;
-            if ((entry & EntryRules.L1Disallowed(_io.HasIoAccess(domain))) != 0) return -Errno.EINVAL;
+            if ((entry & EntryRules.L1Disallowed(_io.HasIoAccess(domain))) != 0) return Errno.EINVAL;
             ulong target = EntryRules.FrameOf(entry);
             if (_frames.OwnerOf(target) == DomainIds.Io) return GetIoMapping(entry, domain, out adjusted);
-            if (!_frames.TryGetReference(target, domain)) return -Errno.EBUSY;
+            if (!_frames.TryGetReference(target, domain)) return Errno.EBUSY;
             if (EntryRules.IsWritable(entry) && GetType(target, PageType.Writable) != 0)
             {
                 _frames.PutReference(target);
-                return -Errno.EBUSY;
+                return Errno.EBUSY;
             }
             adjusted = EntryRules.AdjustL1(entry);
             return 0;
@@ -109,11 +109,11 @@ namespace Keel.Kernel.Paging
 
         /// <summary>I/O memory (outside the frame table, or given to DOMID_IO) takes no references and needs
         /// the domain's permission: -EPERM without it (-EINVAL for INVALID_MFN, as Xen). Made uncacheable.</summary>
-        private int GetIoMapping(ulong entry, ushort domain, out ulong adjusted)
+        private long GetIoMapping(ulong entry, ushort domain, out ulong adjusted)
         {
             adjusted = entry;
             ulong target = EntryRules.FrameOf(entry);
-            if (!_io.MayMapIo(domain, target)) return target == EntryRules.InvalidFrame ? -Errno.EINVAL : -Errno.EPERM;
+            if (!_io.MayMapIo(domain, target)) return target == EntryRules.InvalidFrame ? Errno.EINVAL : Errno.EPERM;
             adjusted = EntryRules.AdjustL1(EntryRules.ForceUncacheable(entry));
             return 0;
         }
@@ -132,12 +132,12 @@ namespace Keel.Kernel.Paging
         /// -EINVAL for refused flags (PSE among them: XSA-148) or a target that is not the domain's table of
         /// the level below and not an acceptable linear entry; a failing validation's error otherwise.
         /// </summary>
-        private int GetUpperTarget(ulong entry, ulong table, int level, ushort domain)
+        private long GetUpperTarget(ulong entry, ulong table, int level, ushort domain)
         {
-            if ((entry & EntryRules.DisallowedUpper) != 0) return -Errno.EINVAL;
+            if ((entry & EntryRules.DisallowedUpper) != 0) return Errno.EINVAL;
             ulong target = EntryRules.FrameOf(entry);
-            int rc = GetTypedReference(target, (PageType)(level - 1), domain);
-            if (rc == -Errno.EINVAL && TryGetLinear(entry, target, table, level, domain)) rc = 0;
+            long rc = GetTypedReference(target, (PageType)(level - 1), domain);
+            if (rc == Errno.EINVAL && TryGetLinear(entry, target, table, level, domain)) rc = 0;
             return rc;
         }
 

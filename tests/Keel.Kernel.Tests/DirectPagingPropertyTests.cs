@@ -1,7 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Keel.Kernel.Hypercalls;
+using Keel.Ringlib.Xen;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Paging;
 using static Keel.Kernel.Paging.EntryRules;
@@ -95,12 +95,12 @@ internal sealed class PagingRun
     public void Apply(PagingStep step)
     {
         TlbFlush flush = default;
-        int rc = Run(step, ref flush);
-        Assert.Contains(-rc, new[] { 0, Errno.EPERM, Errno.ESRCH, Errno.E2BIG, Errno.ENOMEM, Errno.EACCES, Errno.EBUSY, Errno.EINVAL, Errno.ENOSYS, Errno.EOPNOTSUPP });
+        long rc = Run(step, ref flush);
+        Assert.Contains(rc, new long[] { 0, Errno.EPERM, Errno.ESRCH, Errno.E2BIG, Errno.ENOMEM, Errno.EACCES, Errno.EBUSY, Errno.EINVAL, Errno.ENOSYS, Errno.EOPNOTSUPP });
         Check(step, reset: flush.Kind == TlbFlushKind.All && flush.OtherVcpus);
     }
 
-    private int Run(PagingStep s, ref TlbFlush flush)
+    private long Run(PagingStep s, ref TlbFlush flush)
     {
         ushort d = (ushort)s.Domain;
         ulong frame = Pick(d, s.OwnFrame, s.Frame);
@@ -127,7 +127,7 @@ internal sealed class PagingRun
         }
     }
 
-    private int ExtOp(ushort d, PagingStep s, ulong frame, ref TlbFlush flush)
+    private long ExtOp(ushort d, PagingStep s, ulong frame, ref TlbFlush flush)
     {
         var op = s.Kind switch
         {
@@ -140,9 +140,9 @@ internal sealed class PagingRun
         return _m.Paging.MmuExtOp(d, ref _vcpus[d], [op], DomainIds.Self, out _, ref flush);
     }
 
-    private int Update(ushort d, MmuUpdateRequest[] requests, ref TlbFlush flush)
+    private long Update(ushort d, MmuUpdateRequest[] requests, ref TlbFlush flush)
     {
-        int rc = _m.Paging.MmuUpdate(d, requests, DomainIds.Self, _m.M2p, out int done, ref flush);
+        long rc = _m.Paging.MmuUpdate(d, requests, DomainIds.Self, out int done, ref flush);
         Assert.InRange(done, 0, requests.Length);
         Assert.True(rc == 0 ? done == requests.Length : done < requests.Length, $"rc {rc} with {done} of {requests.Length} done");
         return rc;

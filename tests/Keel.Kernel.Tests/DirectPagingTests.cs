@@ -1,4 +1,4 @@
-using Keel.Kernel.Hypercalls;
+using Keel.Ringlib.Xen;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Paging;
 using static Keel.Kernel.Paging.EntryRules;
@@ -39,7 +39,7 @@ public class DirectPagingTests
         var (m, g) = Built();
         foreach (ulong table in new[] { g.L4, g.L3, g.L2, g.L1 })
         {
-            Assert.Equal(-Errno.EBUSY, m.Update(0, g.L1, 100, Entry(table, Rw)));
+            Assert.Equal(Errno.EBUSY, m.Update(0, g.L1, 100, Entry(table, Rw)));
             Assert.Equal(0, m.Update(0, g.L1, 100, Entry(table, Present)));
         }
         PagingInvariants.AssertHolds(m, [g.Vcpu]);
@@ -49,8 +49,8 @@ public class DirectPagingTests
     public void A_frame_mapped_writable_cannot_become_a_page_table()
     {
         var (m, g) = Built();
-        for (int level = 1; level <= 4; level++) Assert.Equal(-Errno.EINVAL, m.Pin(0, g.Data[0], level));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L2, 5, Entry(g.Data[0], Rw)));
+        for (int level = 1; level <= 4; level++) Assert.Equal(Errno.EINVAL, m.Pin(0, g.Data[0], level));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L2, 5, Entry(g.Data[0], Rw)));
         Assert.Equal(PageType.Writable, m.Frames[g.Data[0]].Type);
         PagingInvariants.AssertHolds(m, [g.Vcpu]);
     }
@@ -62,7 +62,7 @@ public class DirectPagingTests
         ulong l1 = m.Frame(0), data = m.Frame(0);
         Assert.Equal(0, m.Paging.WriteInitialEntry(0, l1, 0, Entry(data, Rw)));
         Assert.Equal(0, m.Paging.WriteInitialEntry(0, l1, 1, Entry(l1, Rw)));
-        Assert.Equal(-Errno.EBUSY, m.Pin(0, l1, 1));
+        Assert.Equal(Errno.EBUSY, m.Pin(0, l1, 1));
         Assert.Equal(PageType.None, m.Frames[l1].Type);
         Assert.Equal(0u, m.Frames[data].TypeCount);
         Assert.Equal(1u, m.Frames[data].ReferenceCount);
@@ -74,11 +74,11 @@ public class DirectPagingTests
     {
         var (m, g) = Built();
         ulong theirs = m.Frame(1);
-        Assert.Equal(-Errno.EBUSY, m.Update(0, g.L1, 100, Entry(theirs, Present)));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L2, 5, Entry(theirs, Present)));
-        Assert.Equal(-Errno.EINVAL, m.Update(1, g.L1, 100, Entry(theirs, Present)));
-        Assert.Equal(-Errno.EINVAL, m.Pin(1, g.L1, 1));
-        Assert.Equal(-Errno.EBUSY, m.Update(0, g.L1, 100, Entry((ulong)m.FrameCount - 1, Present)));
+        Assert.Equal(Errno.EBUSY, m.Update(0, g.L1, 100, Entry(theirs, Present)));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L2, 5, Entry(theirs, Present)));
+        Assert.Equal(Errno.EINVAL, m.Update(1, g.L1, 100, Entry(theirs, Present)));
+        Assert.Equal(Errno.EINVAL, m.Pin(1, g.L1, 1));
+        Assert.Equal(Errno.EBUSY, m.Update(0, g.L1, 100, Entry((ulong)m.FrameCount - 1, Present)));
         PagingInvariants.AssertHolds(m, [g.Vcpu]);
     }
 
@@ -90,9 +90,9 @@ public class DirectPagingTests
         Assert.Equal(0, m.Update(0, g.L1, 100, Entry(io, Rw)));
         Assert.Equal(CacheDisable | WriteThrough, m.Table(g.L1)[100] & CacheAttributes);
         Assert.Equal(0u, m.Frames[io].ReferenceCount);
-        Assert.Equal(-Errno.EPERM, m.Update(0, g.L1, 101, Entry(io + 2, Present)));
-        Assert.Equal(-Errno.EPERM, m.Update(0, g.L1, 101, Entry(1UL << 30, Present)));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L1, 101, Entry(InvalidFrame, Present)));
+        Assert.Equal(Errno.EPERM, m.Update(0, g.L1, 101, Entry(io + 2, Present)));
+        Assert.Equal(Errno.EPERM, m.Update(0, g.L1, 101, Entry(1UL << 30, Present)));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L1, 101, Entry(InvalidFrame, Present)));
         Assert.Equal(0, m.Update(0, g.L1, 101, Entry(g.Data[0], Present | CacheDisable)));
         PagingInvariants.AssertHolds(m, [g.Vcpu], new TestIo { Domain = 0, First = io, Count = 2 });
     }
@@ -101,10 +101,10 @@ public class DirectPagingTests
     public void Domains_without_io_access_may_not_choose_memory_types()
     {
         var (m, g) = Built();
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L1, 100, Entry(g.Data[0], Present | CacheDisable)));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L1, 100, Entry(g.Data[0], Present | WriteThrough)));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L1, 100, Entry(g.Data[0], Present | LargeOrPat)));
-        Assert.Equal(-Errno.EPERM, m.Update(0, g.L1, 100, Entry(m.FirstIoFrame, Present)));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L1, 100, Entry(g.Data[0], Present | CacheDisable)));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L1, 100, Entry(g.Data[0], Present | WriteThrough)));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L1, 100, Entry(g.Data[0], Present | LargeOrPat)));
+        Assert.Equal(Errno.EPERM, m.Update(0, g.L1, 100, Entry(m.FirstIoFrame, Present)));
         Assert.Equal(0, m.Update(0, g.L1, 100, Entry(g.Data[0], Present | Global | NoExecute | Available)));
     }
 
@@ -113,11 +113,11 @@ public class DirectPagingTests
     {
         var (m, g) = Built();
         int l4Slot = IndexOf(g.VirtBase, 4);
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L4, 1, Entry(g.L2, Rw)));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L4, 1, Entry(g.L1, Rw)));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L3, 1, Entry(g.L1, Rw)));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L2, 1, Entry(g.L3, Rw)));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, g.L2, 1, Entry(g.Data[1], Rw)));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L4, 1, Entry(g.L2, Rw)));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L4, 1, Entry(g.L1, Rw)));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L3, 1, Entry(g.L1, Rw)));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L2, 1, Entry(g.L3, Rw)));
+        Assert.Equal(Errno.EINVAL, m.Update(0, g.L2, 1, Entry(g.Data[1], Rw)));
         Assert.Equal(0, m.Update(0, g.L4, 1, Entry(g.L3, Rw)));
         Assert.Equal(2u, m.Frames[g.L3].TypeCount);
         Assert.Equal(Entry(g.L3, Rw | User | Accessed), m.Table(g.L4)[1]);
@@ -148,8 +148,8 @@ public class DirectPagingTests
         Assert.Equal(0, m.Paging.WriteInitialEntry(0, l4, 260, Entry(foreign, Rw)));
         Assert.Equal(0, m.Pin(0, l4, 4));
         for (int i = 0; i < HypervisorSlots; i++) Assert.Equal(m.Template[i], m.Table(l4)[FirstHypervisorSlot + i]);
-        Assert.Equal(-Errno.EINVAL, m.Update(0, l4, 256, 0));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, l4, 271, 0));
+        Assert.Equal(Errno.EINVAL, m.Update(0, l4, 256, 0));
+        Assert.Equal(Errno.EINVAL, m.Update(0, l4, 271, 0));
         Assert.Equal(m.Template[0], m.Table(l4)[256]);
         Assert.Equal(1u, m.Frames[foreign].ReferenceCount);
         PagingInvariants.AssertHolds(m, []);
@@ -174,14 +174,14 @@ public class DirectPagingTests
     public void Pinning_twice_is_refused_and_so_is_unpinning_what_is_not_pinned()
     {
         var (m, g) = Built();
-        Assert.Equal(-Errno.EINVAL, m.Pin(0, g.L4, 4));
-        Assert.Equal(-Errno.EINVAL, m.Unpin(0, g.L1));
-        Assert.Equal(-Errno.EINVAL, m.Unpin(0, g.Data[0]));
+        Assert.Equal(Errno.EINVAL, m.Pin(0, g.L4, 4));
+        Assert.Equal(Errno.EINVAL, m.Unpin(0, g.L1));
+        Assert.Equal(Errno.EINVAL, m.Unpin(0, g.Data[0]));
         Assert.Equal(0, m.Pin(0, g.L1, 1));
-        Assert.Equal(-Errno.EINVAL, m.Pin(0, g.L1, 1));
-        Assert.Equal(-Errno.EINVAL, m.Pin(0, g.L1, 2));
+        Assert.Equal(Errno.EINVAL, m.Pin(0, g.L1, 1));
+        Assert.Equal(Errno.EINVAL, m.Pin(0, g.L1, 2));
         Assert.Equal(0, m.Unpin(0, g.L1));
-        Assert.Equal(-Errno.EINVAL, m.Unpin(1, g.L4));
+        Assert.Equal(Errno.EINVAL, m.Unpin(1, g.L4));
         PagingInvariants.AssertHolds(m, [g.Vcpu]);
     }
 
@@ -215,8 +215,8 @@ public class DirectPagingTests
         Assert.Equal(0u, m.Frames[g.L3].TypeCount);
         Assert.Equal(PageType.Writable, m.Frames[g.Data[0]].Type);
         Assert.Equal(0u, m.Frames[g.Data[0]].TypeCount);
-        Assert.Equal(-Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.NewBaseptr, g.L1));
-        Assert.Equal(-Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.NewBaseptr, 0));
+        Assert.Equal(Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.NewBaseptr, g.L1));
+        Assert.Equal(Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.NewBaseptr, 0));
         Assert.Equal(other, g.Vcpu.KernelL4);
         PagingInvariants.AssertHolds(m, [g.Vcpu]);
     }
@@ -247,11 +247,11 @@ public class DirectPagingTests
             new() { Ptr = g.L1 * 4096 + 103 * 8, Val = Entry(g.Data[2], Present) },
         ];
         TlbFlush flush = default;
-        Assert.Equal(-Errno.EBUSY, m.Paging.MmuUpdate(0, batch, DomainIds.Self, m.M2p, out int done, ref flush));
+        Assert.Equal(Errno.EBUSY, m.Paging.MmuUpdate(0, batch, DomainIds.Self, out int done, ref flush));
         Assert.Equal(2, done);
         Assert.NotEqual(0UL, m.Table(g.L1)[101]);
         Assert.Equal(0UL, m.Table(g.L1)[103]);
-        Assert.Equal(0, m.Paging.MmuUpdate(0, [], DomainIds.Self, m.M2p, out done, ref flush));
+        Assert.Equal(0, m.Paging.MmuUpdate(0, [], DomainIds.Self, out done, ref flush));
         Assert.Equal(0, done);
         PagingInvariants.AssertHolds(m, [g.Vcpu]);
     }
@@ -260,15 +260,15 @@ public class DirectPagingTests
     public void Unknown_mmu_update_commands_are_ENOSYS_and_foreign_domains_are_refused()
     {
         var (m, g) = Built();
-        Assert.Equal(-Errno.ENOSYS, m.Update(0, g.L1, 100, 0, command: 4));
-        Assert.Equal(-Errno.ENOSYS, m.Update(0, g.L1, 100, 0, command: 7));
+        Assert.Equal(Errno.ENOSYS, m.Update(0, g.L1, 100, 0, command: 4));
+        Assert.Equal(Errno.ENOSYS, m.Update(0, g.L1, 100, 0, command: 7));
         TlbFlush flush = default;
         var request = new MmuUpdateRequest { Ptr = g.L1 * 4096 + 800, Val = 0 };
-        Assert.Equal(-Errno.ESRCH, m.Paging.MmuUpdate(0, [request], 0, m.M2p, out int done, ref flush));
-        Assert.Equal(-Errno.EPERM, m.Paging.MmuUpdate(0, [request], 1, m.M2p, out done, ref flush));
-        Assert.Equal(-Errno.EPERM, m.Paging.MmuUpdate(0, [request], DomainIds.Self | (2u << 16), m.M2p, out done, ref flush));
-        Assert.Equal(0, m.Paging.MmuUpdate(0, [request], DomainIds.Self | (1u << 16), m.M2p, out done, ref flush));
-        Assert.Equal(-Errno.EPERM, m.Paging.MmuExtOp(0, ref g.Vcpu, [new MmuExtRequest { Cmd = MmuExtRequest.TlbFlushLocal }], 1, out done, ref flush));
+        Assert.Equal(Errno.ESRCH, m.Paging.MmuUpdate(0, [request], 0, out int done, ref flush));
+        Assert.Equal(Errno.EPERM, m.Paging.MmuUpdate(0, [request], 1, out done, ref flush));
+        Assert.Equal(Errno.EPERM, m.Paging.MmuUpdate(0, [request], DomainIds.Self | (2u << 16), out done, ref flush));
+        Assert.Equal(0, m.Paging.MmuUpdate(0, [request], DomainIds.Self | (1u << 16), out done, ref flush));
+        Assert.Equal(Errno.EPERM, m.Paging.MmuExtOp(0, ref g.Vcpu, [new MmuExtRequest { Cmd = MmuExtRequest.TlbFlushLocal }], 1, out done, ref flush));
     }
 
     [Fact]
@@ -291,10 +291,10 @@ public class DirectPagingTests
         var (m, g) = Built();
         ulong theirs = m.Frame(1);
         Assert.Equal(0, m.Update(0, g.Data[1], 0, 77, command: MmuUpdateRequest.MachPhysUpdate));
-        Assert.Equal(77UL, m.M2p[g.Data[1]]);
-        Assert.Equal(-Errno.EINVAL, m.Update(0, theirs, 0, 77, command: MmuUpdateRequest.MachPhysUpdate));
-        Assert.Equal(-Errno.EINVAL, m.Update(0, 0, 0, 77, command: MmuUpdateRequest.MachPhysUpdate));
-        Assert.NotEqual(77UL, m.M2p[theirs]);
+        Assert.Equal(77UL, m.M2p(g.Data[1]));
+        Assert.Equal(Errno.EINVAL, m.Update(0, theirs, 0, 77, command: MmuUpdateRequest.MachPhysUpdate));
+        Assert.Equal(Errno.EINVAL, m.Update(0, 0, 0, 77, command: MmuUpdateRequest.MachPhysUpdate));
+        Assert.NotEqual(77UL, m.M2p(theirs));
     }
 
     [Fact]
@@ -327,10 +327,10 @@ public class DirectPagingTests
         Assert.True(flush.OtherVcpus);
 
         flush = default;
-        Assert.Equal(-Errno.EINVAL, m.Paging.UpdateVaMapping(0, g.Vcpu, 0x1000, 0, UpdateVaFlags.Invlpg, ref flush));
-        Assert.Equal(-Errno.EINVAL, m.Paging.UpdateVaMapping(1, g.Vcpu, va, 0, UpdateVaFlags.Invlpg, ref flush));
-        Assert.Equal(-Errno.EINVAL, m.Paging.UpdateVaMapping(0, new VcpuTables(), va, 0, UpdateVaFlags.Invlpg, ref flush));
-        Assert.Equal(-Errno.EBUSY, m.Paging.UpdateVaMapping(0, g.Vcpu, va, Entry(g.L2, Rw), UpdateVaFlags.Invlpg, ref flush));
+        Assert.Equal(Errno.EINVAL, m.Paging.UpdateVaMapping(0, g.Vcpu, 0x1000, 0, UpdateVaFlags.Invlpg, ref flush));
+        Assert.Equal(Errno.EINVAL, m.Paging.UpdateVaMapping(1, g.Vcpu, va, 0, UpdateVaFlags.Invlpg, ref flush));
+        Assert.Equal(Errno.EINVAL, m.Paging.UpdateVaMapping(0, new VcpuTables(), va, 0, UpdateVaFlags.Invlpg, ref flush));
+        Assert.Equal(Errno.EBUSY, m.Paging.UpdateVaMapping(0, g.Vcpu, va, Entry(g.L2, Rw), UpdateVaFlags.Invlpg, ref flush));
         Assert.True(flush.IsNone);
         PagingInvariants.AssertHolds(m, [g.Vcpu]);
     }
@@ -376,13 +376,13 @@ public class DirectPagingTests
     public void Unknown_mmuext_commands_are_ENOSYS_superpages_EOPNOTSUPP_and_cache_flushes_need_io_access()
     {
         var (m, g) = Built();
-        Assert.Equal(-Errno.ENOSYS, m.ExtOp(0, ref g.Vcpu, 14));
-        Assert.Equal(-Errno.ENOSYS, m.ExtOp(0, ref g.Vcpu, 1000));
-        Assert.Equal(-Errno.ENOSYS, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.SetLdt));
-        Assert.Equal(-Errno.EOPNOTSUPP, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.MarkSuper, g.Data[0]));
-        Assert.Equal(-Errno.EOPNOTSUPP, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.UnmarkSuper, g.Data[0]));
-        Assert.Equal(-Errno.EACCES, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.FlushCache));
-        Assert.Equal(-Errno.EACCES, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.FlushCacheGlobal));
+        Assert.Equal(Errno.ENOSYS, m.ExtOp(0, ref g.Vcpu, 14));
+        Assert.Equal(Errno.ENOSYS, m.ExtOp(0, ref g.Vcpu, 1000));
+        Assert.Equal(Errno.ENOSYS, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.SetLdt));
+        Assert.Equal(Errno.EOPNOTSUPP, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.MarkSuper, g.Data[0]));
+        Assert.Equal(Errno.EOPNOTSUPP, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.UnmarkSuper, g.Data[0]));
+        Assert.Equal(Errno.EACCES, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.FlushCache));
+        Assert.Equal(Errno.EACCES, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.FlushCacheGlobal));
 
         var (io, h) = Built(new TestIo { Domain = 0, First = 120, Count = 1 });
         Assert.Equal(0, io.ExtOp(0, ref h.Vcpu, MmuExtRequest.FlushCache, out TlbFlush flush));
@@ -398,13 +398,13 @@ public class DirectPagingTests
         Assert.Equal(5UL, m.Table(g.Data[1])[511]);
         Assert.Equal(0, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.ClearPage, g.Data[1]));
         Assert.Equal(0UL, m.Table(g.Data[1])[511]);
-        Assert.Equal(-Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.ClearPage, g.L1));
-        Assert.Equal(-Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.CopyPage, g.L1, g.Data[0]));
+        Assert.Equal(Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.ClearPage, g.L1));
+        Assert.Equal(Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.CopyPage, g.L1, g.Data[0]));
         Assert.Equal(0, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.CopyPage, g.Data[2], g.L1));
         ulong theirs = m.Frame(1);
-        Assert.Equal(-Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.CopyPage, theirs, g.Data[0]));
-        Assert.Equal(-Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.CopyPage, g.Data[0], theirs));
-        Assert.Equal(-Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.ClearPage, theirs));
+        Assert.Equal(Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.CopyPage, theirs, g.Data[0]));
+        Assert.Equal(Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.CopyPage, g.Data[0], theirs));
+        Assert.Equal(Errno.EINVAL, m.ExtOp(0, ref g.Vcpu, MmuExtRequest.ClearPage, theirs));
         PagingInvariants.AssertHolds(m, [g.Vcpu]);
     }
 
@@ -414,11 +414,11 @@ public class DirectPagingTests
         var (m, g) = Built();
         ulong fresh = m.Frame(0);
         Assert.Equal(0, m.Paging.WriteInitialEntry(0, fresh, 511, 1));
-        Assert.Equal(-Errno.EINVAL, m.Paging.WriteInitialEntry(0, fresh, 512, 1));
-        Assert.Equal(-Errno.EINVAL, m.Paging.WriteInitialEntry(0, fresh, -1, 1));
-        Assert.Equal(-Errno.EINVAL, m.Paging.WriteInitialEntry(1, fresh, 0, 1));
-        Assert.Equal(-Errno.EBUSY, m.Paging.WriteInitialEntry(0, g.L1, 0, 1));
-        Assert.Equal(-Errno.EBUSY, m.Paging.WriteInitialEntry(0, g.Data[0], 0, 1));
+        Assert.Equal(Errno.EINVAL, m.Paging.WriteInitialEntry(0, fresh, 512, 1));
+        Assert.Equal(Errno.EINVAL, m.Paging.WriteInitialEntry(0, fresh, -1, 1));
+        Assert.Equal(Errno.EINVAL, m.Paging.WriteInitialEntry(1, fresh, 0, 1));
+        Assert.Equal(Errno.EBUSY, m.Paging.WriteInitialEntry(0, g.L1, 0, 1));
+        Assert.Equal(Errno.EBUSY, m.Paging.WriteInitialEntry(0, g.Data[0], 0, 1));
     }
 
     [Fact]

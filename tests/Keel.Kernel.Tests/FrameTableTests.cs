@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using Keel.Kernel.Hypercalls;
+using Keel.Ringlib.Xen;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Paging;
 
@@ -31,11 +31,11 @@ public class FrameTableTests
         var m = new PagingMachine(frames: 32, quota: 2);
         m.Frame(0);
         m.Frame(0);
-        Assert.Equal(-Errno.E2BIG, m.Paging.AllocateFrame(0, out _));
+        Assert.Equal(Errno.E2BIG, m.Paging.AllocateFrame(0, out _));
         m.Frames.SetQuota(1, 100);
         while (m.Paging.AllocateFrame(1, out _) == 0) { }
-        Assert.Equal(-Errno.ENOMEM, m.Paging.AllocateFrame(1, out _));
-        Assert.Equal(-Errno.EINVAL, m.Paging.AllocateFrame(99, out _));
+        Assert.Equal(Errno.ENOMEM, m.Paging.AllocateFrame(1, out _));
+        Assert.Equal(Errno.EINVAL, m.Paging.AllocateFrame(99, out _));
         Assert.Equal(2u, m.Frames.OwnedFrames(0));
     }
 
@@ -87,10 +87,10 @@ public class FrameTableTests
         var m = new PagingMachine();
         ulong mine = m.Frame(0);
         ulong theirs = m.Frame(1);
-        Assert.Equal(-Errno.EINVAL, m.Release(0, theirs));
+        Assert.Equal(Errno.EINVAL, m.Release(0, theirs));
         Assert.Equal(0, m.Release(0, mine));
-        Assert.Equal(-Errno.EINVAL, m.Release(0, mine));
-        Assert.Equal(-Errno.EINVAL, m.Release(0, 5000));
+        Assert.Equal(Errno.EINVAL, m.Release(0, mine));
+        Assert.Equal(Errno.EINVAL, m.Release(0, 5000));
         Assert.Equal(0u, m.Frames.OwnedFrames(0));
     }
 }

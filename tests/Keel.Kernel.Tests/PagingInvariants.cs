@@ -1,4 +1,4 @@
-using Keel.Kernel.Hypercalls;
+using Keel.Ringlib.Xen;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Paging;
 

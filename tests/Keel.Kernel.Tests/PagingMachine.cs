@@ -1,4 +1,4 @@
-using Keel.Kernel.Hypercalls;
+using Keel.Ringlib.Xen;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Paging;
 
@@ -45,8 +45,10 @@ internal sealed class PagingMachine
     public readonly FrameTable Frames;
     public readonly FrameMemory Memory;
     public readonly DirectPaging<FrameMemory, TestIo> Paging;
-    public readonly ulong[] M2p;
     public readonly ulong[] Template = new ulong[EntryRules.HypervisorSlots];
+
+    /// <summary>The frames of the machine-to-physical table, among the hypervisor's.</summary>
+    public readonly List<ulong> M2pFrames = [];
     public readonly ulong FreeAtStart;
 
     public PagingMachine(int frames = 128, int domains = 4, TestIo? io = null, uint quota = 64)
@@ -63,8 +65,8 @@ internal sealed class PagingMachine
             ulong frame = (ulong)(frames - HypervisorFrames + i % HypervisorFrames);
             Template[i] = (frame << 12) | EntryRules.Present | (i == 0 ? EntryRules.User : EntryRules.Writable);
         }
-        Paging = new DirectPaging<FrameMemory, TestIo>(Frames, Memory, io ?? TestIo.None, Template);
-        M2p = new ulong[frames];
+        for (int page = 0; page * 512 < frames; page++) M2pFrames.Add((ulong)(frames - HypervisorFrames + page));
+        Paging = new DirectPaging<FrameMemory, TestIo>(Frames, Memory, io ?? TestIo.None, Template, [.. M2pFrames]);
         FreeAtStart = Allocator.FreeFrames;
     }
 
@@ -72,45 +74,47 @@ internal sealed class PagingMachine
 
     public Span<ulong> Table(ulong mfn) => Memory.Table(mfn * 4096);
 
+    public ref ulong M2p(ulong mfn) => ref Table(M2pFrames[(int)(mfn / 512)])[(int)(mfn % 512)];
+
     public ulong Frame(ushort domain)
     {
         Assert.Equal(0, Paging.AllocateFrame(domain, out ulong mfn));
         return mfn;
     }
 
-    public int Release(ushort domain, ulong mfn)
+    public long Release(ushort domain, ulong mfn)
     {
         TlbFlush flush = default;
         return Paging.ReleaseFrame(domain, mfn, ref flush);
     }
 
-    public int Update(ushort domain, ulong table, int index, ulong value, uint command = MmuUpdateRequest.NormalPtUpdate) =>
+    public long Update(ushort domain, ulong table, int index, ulong value, uint command = MmuUpdateRequest.NormalPtUpdate) =>
         Update(domain, table, index, value, out _, command);
 
-    public int Update(ushort domain, ulong table, int index, ulong value, out TlbFlush flush, uint command = MmuUpdateRequest.NormalPtUpdate)
+    public long Update(ushort domain, ulong table, int index, ulong value, out TlbFlush flush, uint command = MmuUpdateRequest.NormalPtUpdate)
     {
         flush = default;
         var request = new MmuUpdateRequest { Ptr = table * 4096 + (ulong)index * 8 + command, Val = value };
-        return Paging.MmuUpdate(domain, [request], DomainIds.Self, M2p, out _, ref flush);
+        return Paging.MmuUpdate(domain, [request], DomainIds.Self, out _, ref flush);
     }
 
-    public int ExtOp(ushort domain, ref VcpuTables vcpu, uint command, ulong arg1 = 0, ulong arg2 = 0) =>
+    public long ExtOp(ushort domain, ref VcpuTables vcpu, uint command, ulong arg1 = 0, ulong arg2 = 0) =>
         ExtOp(domain, ref vcpu, command, out _, arg1, arg2);
 
-    public int ExtOp(ushort domain, ref VcpuTables vcpu, uint command, out TlbFlush flush, ulong arg1 = 0, ulong arg2 = 0)
+    public long ExtOp(ushort domain, ref VcpuTables vcpu, uint command, out TlbFlush flush, ulong arg1 = 0, ulong arg2 = 0)
     {
         flush = default;
         var op = new MmuExtRequest { Cmd = command, Arg1 = arg1, Arg2 = arg2 };
         return Paging.MmuExtOp(domain, ref vcpu, [op], DomainIds.Self, out _, ref flush);
     }
 
-    public int Pin(ushort domain, ulong mfn, int level)
+    public long Pin(ushort domain, ulong mfn, int level)
     {
         var none = new VcpuTables();
         return ExtOp(domain, ref none, MmuExtRequest.PinL1Table + (uint)(level - 1), mfn);
     }
 
-    public int Unpin(ushort domain, ulong mfn)
+    public long Unpin(ushort domain, ulong mfn)
     {
         var none = new VcpuTables();
         return ExtOp(domain, ref none, MmuExtRequest.UnpinTable, mfn);
@@ -165,7 +169,7 @@ internal static class GuestBuilder
         {
             ulong flags = EntryRules.Present | (i < dataFrames ? EntryRules.Writable : 0);
             Assert.Equal(0, paging.WriteInitialEntry(domain, guest.L1, EntryRules.IndexOf(guest.Va(i), 1), PagingMachine.Entry(frames[i], flags)));
-            machine.M2p[frames[i]] = (ulong)i;
+            machine.M2p(frames[i]) = (ulong)i;
         }
 
         Assert.Equal(0, paging.PinTable(domain, guest.L4, PageType.L4));
