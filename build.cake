@@ -82,6 +82,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-guest-pagefault.img", "keel.exit", new[] { (TestDomain, "dom0 fault=page") }),
     ("keel-guest-opcode.img", "keel.exit", new[] { (TestDomain, "dom0 fault=opcode") }),
     ("keel-guest-traps.img", "keel.exit", new[] { (TestDomain, "dom0 traps") }),
+    ("keel-guest-paging.img", "keel.exit", new[] { (TestDomain, "dom0 paging") }),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

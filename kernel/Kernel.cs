@@ -10,6 +10,7 @@ using Keel.Kernel.Domains;
 using Keel.Kernel.Hypercalls;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Objects;
+using Keel.Kernel.Paging;
 using Keel.Kernel.Scheduling;
 using Keel.Kernel.Time;
 using Keel.Kernel.Traps;
@@ -179,6 +180,22 @@ namespace Keel.Kernel
             {
                 Panic("cannot build the machine-to-physical table", 0);
             }
+            GrowHeapFor(s_frames.FrameCount * FrameTable.BytesPerFrame);
+            MachinePaging.Initialise(s_frames, DomainTable.Capacity, KernelAddressSpace.Current.Root);
+        }
+
+        /// <summary>
+        /// The boot heap is sized for small machines; when the frame table (16 bytes a frame) would not fit in
+        /// what is left of it, the heap moves to a run of contiguous frames (contiguous in the direct map too)
+        /// large enough for the table and as much again for everything else.
+        /// </summary>
+        private static void GrowHeapFor(ulong bytes)
+        {
+            const ulong Spare = 8 * 1024 * 1024;
+            if (Heap.AvailableBytes >= bytes + Spare) return;
+            ulong frames = (2 * bytes + Spare) / FrameAllocator.FrameSize;
+            if (!s_frames.TryAllocateContiguous(frames, out ulong start)) Panic("no contiguous memory for the frame table", bytes);
+            Heap.Donate(DirectMap.Pointer(start), (nuint)(frames * FrameAllocator.FrameSize));
         }
 
         /// <summary>

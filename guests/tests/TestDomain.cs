@@ -8,6 +8,7 @@ namespace Keel.Guests.Tests
     /// A domain for the system tests. Its command line says what to do:
     ///   hello        print what start_info and xen_version say, check hypercall errors, power off
     ///   traps        install its own trap table and show each kind of trap delivered and returned from
+    ///   paging       change its own mappings through direct paging, and try what the rules refuse
     ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2
     /// Each line it prints is a fact a test checks.
     /// </summary>
@@ -20,6 +21,7 @@ namespace Keel.Guests.Tests
             DomainConsole.WriteLine("test domain: command line \"" + command + "\"");
             if (command == "hello") Hello();
             else if (command == "traps") TrapTests.Run();
+            else if (command == "paging") PagingTests.Run();
             else if (command.StartsWith("fault=")) Fault(command.Substring(6));
             else DomainConsole.WriteLine("test domain: unknown command");
         }

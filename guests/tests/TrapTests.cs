@@ -15,6 +15,7 @@ namespace Keel.Guests.Tests
         internal static void Run()
         {
             GuestTraps.Handler = OnTrap;
+            DomainConsole.WriteLine("shared_info mapped: " + DomainConsole.Decimal(SharedInfo.Map()));
             byte* vectors = stackalloc byte[] { 0, 3, 6, 13, 14 };
             DomainConsole.WriteLine("set_trap_table: " + DomainConsole.Decimal(GuestTraps.Install(new System.ReadOnlySpan<byte>(vectors, 5), 0)));
             byte* software = stackalloc byte[] { 0x80 };
@@ -56,7 +57,8 @@ namespace Keel.Guests.Tests
         {
             if (Probes.IsFault(result, out ulong vector))
             {
-                DomainConsole.WriteLine("trap: " + what + ": vector " + DomainConsole.Decimal((long)vector) + " error " + DomainConsole.Hex(s_lastError));
+                string cr2 = vector == 14 ? " cr2 " + DomainConsole.Hex(SharedInfo.FaultAddress) : "";
+                DomainConsole.WriteLine("trap: " + what + ": vector " + DomainConsole.Decimal((long)vector) + " error " + DomainConsole.Hex(s_lastError) + cr2);
             }
             else
             {

@@ -3,6 +3,8 @@ using Keel.Kernel.Arch.X64;
 using Keel.Kernel.Boot;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Objects;
+using Keel.Kernel.Paging;
+using System.Runtime.InteropServices;
 using Keel.Ringlib.Xen;
 
 namespace Keel.Kernel.Domains
@@ -20,7 +22,6 @@ namespace Keel.Kernel.Domains
         private const ulong TableFlags = 0x67;  // present, writable, user, accessed, dirty (Xen's L4-L2 entries for PV64)
         private const ulong LeafFlags = 0x67;
         private const ulong ReadOnlyLeafFlags = 0x65;
-        private const int FirstHypervisorSlot = 256, HypervisorSlots = 16;
 
         internal static string TryBuild(Domain domain, ReadOnlySpan<byte> file, ulong pages, string commandLine, FrameAllocator frames)
         {
@@ -29,39 +30,52 @@ namespace Keel.Kernel.Domains
             PvLayoutError layoutError = PvLayout.TryCreate(image.VirtBase, image.ImageStart, image.ImageEnd, pages, out PvLayout layout);
             if (layoutError == PvLayoutError.TooLittleMemory) return "the memory size is too small for the kernel and its initial mapping";
             if (layoutError != PvLayoutError.None) return "the kernel's initial mapping would fall outside the guest's part of the address space";
-            if (image.HypercallPage != 0 && (image.HypercallPage < image.ImageStart || image.HypercallPage >= image.ImageEnd || image.HypercallPage % PvLayout.PageSize != 0))
-            {
-                return "the hypercall page is not a page of the kernel image";
-            }
             if (frames.FreeFrames < pages + 1) return "not enough free memory";
 
+            // Every page, and shared_info (Xen shares it with the guest as one of its frames), is the
+            // domain's in the frame table, up to its quota.
+            var paging = MachinePaging.Paging;
+            MachinePaging.Frames.SetQuota(domain.Id, (uint)(pages + 1));
             ulong[] p2m = new ulong[pages];
+            domain.PhysicalToMachine = p2m;
             for (ulong pfn = 0; pfn < pages; pfn++)
             {
-                frames.TryAllocate(out ulong frame);
-                new Span<byte>(DirectMap.Pointer(frame), 4096).Clear();
-                p2m[pfn] = frame / PvLayout.PageSize;
+                if (paging.AllocateFrame(domain.Id, out p2m[pfn]) != 0) return Abandon(domain, "not enough free memory");
                 MachineToPhysical.Set(p2m[pfn], pfn);
             }
-            frames.TryAllocate(out ulong sharedInfo);
-            new Span<byte>(DirectMap.Pointer(sharedInfo), 4096).Clear();
-            domain.PhysicalToMachine = p2m;
-            domain.SharedInfoMachine = sharedInfo;
+            if (paging.AllocateFrame(domain.Id, out ulong sharedInfo) != 0) return Abandon(domain, "not enough free memory");
+            domain.SharedInfoMachine = sharedInfo * PvLayout.PageSize;
 
             LoadSegments(image, file, layout, p2m);
             WriteP2mList(layout, p2m);
             WriteStartInfo(domain, layout, p2m, pages, commandLine);
-            WritePageTables(layout, p2m);
-            if (image.HypercallPage != 0) HypercallPage.Fill(Page(p2m, (image.HypercallPage - layout.VirtBase) / PvLayout.PageSize));
+            if (image.HasHypercallPage) HypercallPage.Fill(Page(p2m, (image.HypercallPage - layout.VirtBase) / PvLayout.PageSize));
             // Every vcpu_info starts with events masked (Xen's builder: evtchn_upcall_mask = 1).
-            for (int v = 0; v < SharedInfoLayout.MaxVcpus; v++) DirectMap.Pointer(sharedInfo)[v * SharedInfoLayout.VcpuInfoBytes + SharedInfoLayout.UpcallMask] = 1;
+            for (int v = 0; v < SharedInfoLayout.MaxVcpus; v++) DirectMap.Pointer(domain.SharedInfoMachine)[v * SharedInfoLayout.VcpuInfoBytes + SharedInfoLayout.UpcallMask] = 1;
 
-            domain.Vcpu.KernelTable = p2m[layout.TablesPfn] * PvLayout.PageSize;
+            // The builder writes the tables unchecked; pinning the L4 then validates all of them, as for any
+            // table a guest offers, and NEW_BASEPTR makes it the vCPU's.
+            WritePageTables(domain, layout, p2m);
+            long pinned = paging.PinTable(domain.Id, p2m[layout.TablesPfn], PageType.L4);
+            if (pinned != 0) return Abandon(domain, "the initial page tables were refused by direct paging");
+            TlbFlush flush = default;
+            if (paging.NewBasePointer(domain.Id, ref domain.Vcpu.Tables, p2m[layout.TablesPfn], ref flush) != 0)
+            {
+                return Abandon(domain, "the initial L4 could not become the vCPU's table");
+            }
+
             fixed (GuestContext* context = &domain.Vcpu.Context)
             {
                 GuestContext.InitialiseForGuest(context, image.Entry, layout.VirtualAddress(layout.StackPfn + 1), layout.VirtualAddress(layout.StartInfoPfn));
             }
             return null;
+        }
+
+        /// <summary>Gives back what a build that failed half-way took, and says why it failed.</summary>
+        private static string Abandon(Domain domain, string why)
+        {
+            Reclaim(domain);
+            return why;
         }
 
         /// <summary>The 4 KiB of a domain page, through the direct map.</summary>
@@ -114,38 +128,42 @@ namespace Keel.Kernel.Domains
         /// <summary>
         /// The initial tables, in their pfns: the L4, then the L3s, L2s and L1s for [virt_base, MappedEnd), each
         /// level's tables in address order. Every page of the range is mapped writable except the tables'
-        /// own frames, which direct paging never lets a guest map writable. The L4's hypervisor slots are
-        /// the kernel's own entries, so the kernel is mapped (for ring 0 only) wherever a guest runs.
+        /// own frames, which direct paging never lets a guest map writable. The hypervisor's L4 slots are
+        /// filled by direct paging when the L4 is pinned.
         /// </summary>
-        private static void WritePageTables(in PvLayout layout, ulong[] p2m)
+        private static void WritePageTables(Domain domain, in PvLayout layout, ulong[] p2m)
         {
+            var paging = MachinePaging.Paging;
             ulong l3First = layout.TablesPfn + 1, l2First = l3First + layout.L3Tables, l1First = l2First + layout.L2Tables;
             ulong start = layout.VirtBase;
             for (ulong va = start; va != layout.MappedEnd; va += PvLayout.PageSize)
             {
                 ulong pfn = (va - start) / PvLayout.PageSize;
                 ulong l3 = l3First + ((va >> 39) - (start >> 39)), l2 = l2First + ((va >> 30) - (start >> 30)), l1 = l1First + ((va >> 21) - (start >> 21));
-                Table(p2m, layout.TablesPfn)[(int)((va >> 39) & 511)] = p2m[l3] * PvLayout.PageSize | TableFlags;
-                Table(p2m, l3)[(int)((va >> 30) & 511)] = p2m[l2] * PvLayout.PageSize | TableFlags;
-                Table(p2m, l2)[(int)((va >> 21) & 511)] = p2m[l1] * PvLayout.PageSize | TableFlags;
-                Table(p2m, l1)[(int)((va >> 12) & 511)] = p2m[pfn] * PvLayout.PageSize | (layout.IsPageTable(pfn) ? ReadOnlyLeafFlags : LeafFlags);
+                paging.WriteInitialEntry(domain.Id, p2m[layout.TablesPfn], (int)((va >> 39) & 511), p2m[l3] * PvLayout.PageSize | TableFlags);
+                paging.WriteInitialEntry(domain.Id, p2m[l3], (int)((va >> 30) & 511), p2m[l2] * PvLayout.PageSize | TableFlags);
+                paging.WriteInitialEntry(domain.Id, p2m[l2], (int)((va >> 21) & 511), p2m[l1] * PvLayout.PageSize | TableFlags);
+                paging.WriteInitialEntry(domain.Id, p2m[l1], (int)((va >> 12) & 511), p2m[pfn] * PvLayout.PageSize | (layout.IsPageTable(pfn) ? ReadOnlyLeafFlags : LeafFlags));
             }
-            Span<ulong> kernel = new Span<ulong>(DirectMap.Pointer(KernelAddressSpace.Current.Root), 512);
-            kernel.Slice(FirstHypervisorSlot, HypervisorSlots).CopyTo(Table(p2m, layout.TablesPfn).Slice(FirstHypervisorSlot, HypervisorSlots));
         }
 
-        /// <summary>Returns every frame of a domain that has ended to the allocator and forgets their M2P entries.</summary>
-        internal static void Reclaim(Domain domain, FrameAllocator frames)
+        /// <summary>
+        /// Takes back a domain that has ended (or whose build failed): its tables are unpinned and demoted and
+        /// its frames released; each returns to the allocator once nothing references it. Returns how many
+        /// are still referenced from elsewhere.
+        /// </summary>
+        internal static uint Reclaim(Domain domain)
         {
             ulong[] p2m = domain.PhysicalToMachine;
-            if (p2m == null) return;
-            for (int pfn = 0; pfn < p2m.Length; pfn++)
+            if (p2m != null)
             {
-                MachineToPhysical.Set(p2m[pfn], MachineToPhysical.Invalid);
-                frames.Free(p2m[pfn] * PvLayout.PageSize);
+                for (int pfn = 0; pfn < p2m.Length; pfn++) if (p2m[pfn] != 0) MachineToPhysical.Set(p2m[pfn], MachineToPhysical.Invalid);
             }
-            frames.Free(domain.SharedInfoMachine);
             domain.PhysicalToMachine = null;
+            TlbFlush flush = default;
+            uint held = MachinePaging.Paging.DestroyDomain(domain.Id, MemoryMarshal.CreateSpan(ref domain.Vcpu.Tables, 1), ref flush);
+            domain.Vcpu.Tables = default;
+            return held;
         }
     }
 }

@@ -54,7 +54,13 @@ namespace Keel.Kernel.Domains
             Scheduler.RequestReschedule();
             // The domain's page tables may be the ones loaded: leave them before their frames are freed.
             Scheduler.LeaveAddressSpace();
-            DomainBuilder.Reclaim(domain, Frames);
+            uint held = DomainBuilder.Reclaim(domain);
+            if (held != 0)
+            {
+                Console.Write("keel: ");
+                Console.Decimal(held);
+                Console.WriteLine(" of its frames are still referenced and stay allocated until released");
+            }
         }
 
         private static void ReportEnd()

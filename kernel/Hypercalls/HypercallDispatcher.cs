@@ -48,6 +48,9 @@ namespace Keel.Kernel.Hypercalls
         private static long Dispatch(Vcpu vcpu, HypercallNumber number, in HypercallArguments call, InterruptFrame* frame) => number switch
         {
             HypercallNumber.SetTrapTable => TrapHypercalls.SetTrapTable(vcpu, call.A1),
+            HypercallNumber.MmuUpdate => MemoryHypercalls.MmuUpdate(vcpu, call),
+            HypercallNumber.UpdateVaMapping => MemoryHypercalls.UpdateVaMapping(vcpu, call),
+            HypercallNumber.MmuextOp => MemoryHypercalls.MmuExtOp(vcpu, call),
             HypercallNumber.StackSwitch => TrapHypercalls.StackSwitch(vcpu, call.A2),
             HypercallNumber.SetCallbacks => TrapHypercalls.SetCallbacks(vcpu, call),
             HypercallNumber.Iret => TrapHypercalls.Iret(vcpu, frame),

@@ -84,6 +84,28 @@ namespace Keel.Kernel.Memory
             return false;
         }
 
+        /// <summary>
+        /// Takes the lowest run of count physically consecutive free frames (for memory that must be contiguous
+        /// in the direct map, such as a large heap region); false if there is no such run.
+        /// </summary>
+        public bool TryAllocateContiguous(ulong count, out ulong physicalAddress)
+        {
+            physicalAddress = 0;
+            if (count == 0) return false;
+            ulong run = 0;
+            for (ulong frame = 0; frame < _frameCount; frame++)
+            {
+                run = IsUsed(frame) ? 0 : run + 1;
+                if (run < count) continue;
+                ulong first = frame + 1 - count;
+                for (ulong f = first; f <= frame; f++) SetUsed(f, true);
+                _freeFrames -= count;
+                physicalAddress = first * FrameSize;
+                return true;
+            }
+            return false;
+        }
+
         /// <summary>Returns a frame. False (and no change) for an unaligned, unknown or already free frame.</summary>
         public bool Free(ulong physicalAddress)
         {

@@ -105,6 +105,9 @@ namespace Keel.Kernel.Memory
 
         /// <summary>Frames free in the allocator start free; every other frame belongs to the hypervisor.
         /// Domain ids below <paramref name="domainCount"/> can own frames, each with a quota of 0 until set.</summary>
+        /// <summary>What the table costs per machine frame (FrameInfo's size, which a host test checks).</summary>
+        public const ulong BytesPerFrame = 16;
+
         public FrameTable(FrameAllocator allocator, int domainCount)
         {
             _allocator = allocator;

@@ -31,6 +31,14 @@ namespace Keel.Kernel.Memory
             return true;
         }
 
+        /// <summary>The table's frames by MFN, in order: direct paging writes MACHPHYS_UPDATE through them.</summary>
+        internal static ulong[] FrameNumbers()
+        {
+            var numbers = new ulong[s_pages.Length];
+            for (int i = 0; i < numbers.Length; i++) numbers[i] = s_pages[i] / 4096;
+            return numbers;
+        }
+
         /// <summary>Records the pfn a machine frame has in its domain (Invalid when it leaves the domain).</summary>
         internal static void Set(ulong machineFrame, ulong pfn)
         {

@@ -15,17 +15,14 @@ namespace Keel.Kernel.Objects
         /// <summary>Registers and FPU state while not running (the live copy is on the kernel stack while it runs).</summary>
         internal GuestContext Context;
 
-        /// <summary>Machine address of the L4 the vCPU runs its guest kernel on (Xen's guest_table).</summary>
-        internal ulong KernelTable;
-
-        /// <summary>Machine address of the L4 for guest user mode (Xen's guest_table_user; 0 when none).</summary>
-        internal ulong UserTable;
+        /// <summary>The L4s (by MFN) for guest kernel and guest user mode (Xen's guest_table and guest_table_user).</summary>
+        internal Paging.VcpuTables Tables;
 
         /// <summary>Guest user mode (a guest's applications) rather than guest kernel mode; both run in ring 3.</summary>
         internal bool InUserMode;
 
         /// <summary>The table the vCPU runs on now, which guest pointers are translated through.</summary>
-        internal ulong CurrentTable => InUserMode && UserTable != 0 ? UserTable : KernelTable;
+        internal ulong CurrentTable => (InUserMode && Tables.UserL4 != 0 ? Tables.UserL4 : Tables.KernelL4) * 4096;
 
         /// <summary>The guest's virtual IDT, callbacks and kernel stack.</summary>
         internal readonly Traps.VirtualTraps Traps = new Traps.VirtualTraps();

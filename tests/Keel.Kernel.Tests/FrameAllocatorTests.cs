@@ -9,6 +9,22 @@ public class FrameAllocatorTests
     private const ulong Page = FrameAllocator.FrameSize;
 
     [Fact]
+    public void A_contiguous_run_is_taken_from_the_lowest_gap_big_enough_and_nothing_else_changes()
+    {
+        var frames = new FrameAllocator(64 * Page);
+        frames.AddUsable(0, 64 * Page);
+        frames.Reserve(3 * Page, Page);
+        Assert.True(frames.TryAllocateContiguous(4, out ulong run));
+        Assert.Equal(4 * Page, run);
+        Assert.Equal(63UL - 4, frames.FreeFrames);
+        for (ulong f = 4; f < 8; f++) Assert.False(frames.IsFree(f * Page));
+        Assert.True(frames.IsFree(0));
+        Assert.False(frames.TryAllocateContiguous(64, out _));
+        Assert.False(frames.TryAllocateContiguous(0, out _));
+        Assert.Equal(59UL, frames.FreeFrames);
+    }
+
+    [Fact]
     public void Only_whole_frames_inside_usable_ranges_are_free()
     {
         var frames = new FrameAllocator(64 * Page);

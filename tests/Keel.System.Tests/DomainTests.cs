@@ -73,24 +73,53 @@ public sealed class DomainTests
         Machine.BootAsync(Machine.Image("keel-guest-traps.img"), async (qemu, cancel) =>
         {
             await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
-            await qemu.WaitForLineAsync(GuestLine("dom0", "set_trap_table: 0"), LineTimeout, cancel);
             // Each probe faults (or traps) once and the handler makes it return: vector and error code as
             // the guest must see them (page-fault error codes with the user bit cleared: guest kernel mode).
-            (string Probe, int Vector, int Error)[] expected =
+            // shared_info, mapped by the guest itself with update_va_mapping, is where it reads CR2.
+            await qemu.WaitForLineAsync(GuestLine("dom0", "shared_info mapped: 0"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("dom0", "set_trap_table: 0"), LineTimeout, cancel);
+            (string Probe, int Vector, int Error, string Cr2)[] expected =
             [
-                ("int3", 3, 0), ("int 0x80", 128, 0), ("ud2", 6, 0), ("divide by zero", 0, 0),
-                ("write to unmapped 0x1000", 14, 2), ("read of kernel memory", 14, 1), ("write to the read-only M2P", 14, 3),
-                ("cli", 13, 0), ("hlt", 13, 0), ("out", 13, 0), ("wrmsr", 13, 0), ("mov to cr3", 13, 0), ("lgdt", 13, 0),
+                ("int3", 3, 0, ""), ("int 0x80", 128, 0, ""), ("ud2", 6, 0, ""), ("divide by zero", 0, 0, ""),
+                ("write to unmapped 0x1000", 14, 2, " cr2 0x0000000000001000"),
+                ("read of kernel memory", 14, 1, " cr2 0xffff82d080200000"),
+                ("write to the read-only M2P", 14, 3, " cr2 0xffff800000000000"),
+                ("cli", 13, 0, ""), ("hlt", 13, 0, ""), ("out", 13, 0, ""), ("wrmsr", 13, 0, ""), ("mov to cr3", 13, 0, ""), ("lgdt", 13, 0, ""),
             ];
-            foreach (var (probe, vector, error) in expected)
+            foreach (var (probe, vector, error, cr2) in expected)
             {
-                await qemu.WaitForLineAsync(GuestLine("dom0", $"trap: {Regex.Escape(probe)}: vector {vector} error 0x{error:x16}"), LineTimeout, cancel);
+                await qemu.WaitForLineAsync(GuestLine("dom0", $"trap: {Regex.Escape(probe)}: vector {vector} error 0x{error:x16}{cr2}"), LineTimeout, cancel);
             }
             await qemu.WaitForLineAsync(GuestLine("dom0", @"mov from cr3: 0x[0-9a-f]+ \(the L4's machine address\)"), LineTimeout, cancel);
             await qemu.WaitForLineAsync(GuestLine("dom0", "forced cpuid 0x40000000: XenVMMXenVMM, max leaf 0x0000000040000002"), LineTimeout, cancel);
             await qemu.WaitForLineAsync(GuestLine("dom0", "user mode: system call with rax 0x00000000000005ec from cs 0x000000000000e033 right after the user code's syscall"), LineTimeout, cancel);
             var shutdown = (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match;
             Assert.Equal("poweroff", shutdown.Groups["reason"].Value);
+            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+        });
+
+    [Fact]
+    public Task A_guest_changes_its_own_mappings_through_direct_paging_and_gets_Xens_errors_for_what_the_rules_refuse() =>
+        Machine.BootAsync(Machine.Image("keel-guest-paging.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
+            (string What, int Result)[] expected =
+            [
+                ("update_va_mapping alias of start_info", 0), ("mmu_update the alias writable", 0), ("mmu_update MACHPHYS of an own frame", 0),
+                ("map its own L4 writable", -16), ("map a frame it does not own", -16), ("a large-page entry", -22),
+                ("write L4 slot 256", -22), ("update_va_mapping of a non-canonical address", -22), ("NEW_BASEPTR to a data page", -22),
+                ("pin its L4 a second time", -22), ("mmu_update with a kernel pointer", -14), ("TLB_FLUSH_LOCAL", 0),
+            ];
+            foreach (var (what, result) in expected)
+            {
+                await qemu.WaitForLineAsync(GuestLine("dom0", $@"paging: {Regex.Escape(what)}: {result}( \(.*\))?"), LineTimeout, cancel);
+            }
+            Assert.Contains(qemu.Lines, l => l.EndsWith("alias of start_info: 0 (reads the same)", StringComparison.Ordinal));
+            var shutdown = (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match;
+            Assert.Equal("poweroff", shutdown.Groups["reason"].Value);
+            var after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
+            Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
             Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
         });
 }

@@ -22,6 +22,9 @@ namespace Internal.Runtime
         /// <summary>Bytes handed out to objects so far.</summary>
         public static ulong AllocatedBytes => s_allocatedBytes;
 
+        /// <summary>Bytes left in the current region.</summary>
+        public static ulong AvailableBytes => (ulong)(s_limit - s_current);
+
         /// <summary>Bytes ever given to the heap.</summary>
         public static ulong DonatedBytes => s_donatedBytes;
 

@@ -9,8 +9,8 @@ namespace Keel.Kernel.Arch.X64
             if (Native.ReadCr3() != rootPhysical) Native.WriteCr3(rootPhysical);
         }
 
-        /// <summary>Flushes the TLB's non-global entries, as a guest's TLB_FLUSH asks.</summary>
-        internal static void FlushLocal() => Native.WriteCr3(Native.ReadCr3());
+        /// <summary>Loads the table even if it is current: the load is the flush (with CR4.PGE clear, of every translation).</summary>
+        internal static void Reload(ulong rootPhysical) => Native.WriteCr3(rootPhysical);
 
         internal static void InvalidatePage(ulong address) => Native.InvalidatePage(address);
 
