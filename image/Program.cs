@@ -11,7 +11,8 @@ namespace Keel.Image;
 /// The second form links freestanding code, compiled exactly as for the kernel, into a static Linux
 /// executable, so host tests can run it. The third links a Keel domain: a PV64 ELF kernel with Xen notes.
 /// An image's --module PATH STRING adds a boot module (GRUB's module2 line: the file and its string; a
-/// string starting "dom0" makes it the initial domain).
+/// string starting "dom0" makes it the initial domain). An image's --manifest FILE checks that system
+/// manifest (see Manifest) and adds it, as text for the control domain, and the kernels it names as modules.
 /// Run from the repository root (build.cake does). Steps: ILC compiles the managed kernel to an object;
 /// Iced generates the boot and runtime stubs; ld links them with the generated script; nm extracts the
 /// symbol table the kernel loads as a module to name code addresses in its reports; grub-mkrescue builds
@@ -48,6 +49,10 @@ public static class Program
             return;
         }
 
+        // Manifests are checked before the kernel is compiled, so a mistake in one fails the build at once.
+        string domainsDirectory = Path.Combine(root, "artifacts", "domains");
+        var manifests = options.Images.Select(i => i.Manifest is null ? null : Manifest.Load(Path.GetFullPath(i.Manifest, root), domainsDirectory)).ToList();
+
         string configuration = options.Configuration.ToLowerInvariant();
         string kernelDll = Path.Combine(root, "artifacts", "bin", "Keel.Kernel", configuration, "Keel.Kernel.dll");
         string kernelWork = Path.Combine(root, "artifacts", "kernel");
@@ -62,7 +67,7 @@ public static class Program
         byte[] font = ConsoleFont.FromGrubHeader(File.ReadAllText(ConsoleFont.GrubAsciiHeader));
 
         // One kernel, several images: they differ only in the command line GRUB passes.
-        foreach (var (output, commandLine, modules) in options.Images)
+        foreach (var ((output, commandLine, modules, _), manifest) in options.Images.Zip(manifests))
         {
             string staging = Path.Combine(kernelWork, "iso-" + Path.GetFileNameWithoutExtension(output));
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
@@ -71,7 +76,7 @@ public static class Program
             File.Copy(symbols, Path.Combine(staging, "boot", "kernel.sym"));
             File.WriteAllBytes(Path.Combine(staging, "boot", "font.bin"), font);
             var moduleLines = new List<(string File, string String)>();
-            foreach (var (file, text) in modules)
+            foreach (var (file, text) in manifest is null ? modules : [.. modules, .. ManifestModules(manifest, kernelWork, output)])
             {
                 string source = Path.GetFullPath(file, root);
                 if (!File.Exists(source)) throw new BuildException($"module {source} is missing");
@@ -160,6 +165,14 @@ public static class Program
         return obj;
     }
 
+    /// <summary>The manifest as the control domain's text, written beside the kernel, and the kernels it names.</summary>
+    private static IReadOnlyList<(string File, string String)> ManifestModules(Manifest manifest, string work, string output)
+    {
+        string text = Path.Combine(work, Path.GetFileNameWithoutExtension(output) + ".manifest");
+        File.WriteAllText(text, ManifestText.Write(manifest), Encoding.ASCII);
+        return manifest.BootModules(text);
+    }
+
     /// <summary>GRUB looks for the Multiboot2 header in the first 32 KiB of the file, 8-byte aligned.</summary>
     private static void CheckMultibootHeader(string elf)
     {
@@ -193,38 +206,42 @@ public static class Program
     }
 
     /// <summary>
-    /// Each --output starts another image; a --cmdline or --module after it belongs to that image.
+    /// Each --output starts another image; a --cmdline, --module or --manifest after it belongs to that image.
     /// With --linux-process or --domain, the last --output names the file to write.
     /// </summary>
-    private sealed record Options(string Configuration, List<(string Output, string CommandLine, List<(string File, string String)> Modules)> Images, (ImageKind Kind, string Assembly)? Standalone)
+    private sealed record Options(string Configuration, List<(string Output, string CommandLine, List<(string File, string String)> Modules, string? Manifest)> Images, (ImageKind Kind, string Assembly)? Standalone)
     {
         public static Options Parse(string[] args)
         {
             string configuration = "Release";
             (ImageKind, string)? standalone = null;
-            var images = new List<(string Output, string CommandLine, List<(string File, string String)> Modules)>();
+            var images = new List<(string Output, string CommandLine, List<(string File, string String)> Modules, string? Manifest)>();
             for (int i = 0; i < args.Length; i++)
             {
                 string Value() => i + 1 < args.Length ? args[++i] : throw new BuildException($"{args[i]} needs a value");
                 switch (args[i])
                 {
                     case "--configuration": configuration = Value(); break;
-                    case "--output": images.Add((Value(), "", [])); break;
+                    case "--output": images.Add((Value(), "", [], null)); break;
                     case "--cmdline":
                         if (images.Count == 0) throw new BuildException("--cmdline must follow the --output it belongs to");
-                        images[^1] = (images[^1].Output, Value(), images[^1].Modules);
+                        images[^1] = images[^1] with { CommandLine = Value() };
                         break;
                     case "--module":
                         if (images.Count == 0) throw new BuildException("--module must follow the --output it belongs to");
                         string file = Value();
                         images[^1].Modules.Add((file, Value()));
                         break;
+                    case "--manifest":
+                        if (images.Count == 0) throw new BuildException("--manifest must follow the --output it belongs to");
+                        images[^1] = images[^1] with { Manifest = Value() };
+                        break;
                     case "--linux-process": standalone = (ImageKind.LinuxProcess, Value()); break;
                     case "--domain": standalone = (ImageKind.Domain, Value()); break;
                     default: throw new BuildException($"unknown option {args[i]}");
                 }
             }
-            if (images.Count == 0) images.Add(("artifacts/keel.img", "", []));
+            if (images.Count == 0) images.Add(("artifacts/keel.img", "", [], null));
             return new Options(configuration, images, standalone);
         }
     }

@@ -34,4 +34,4 @@ public static class Tools
     }
 }
 
-public sealed class BuildException(string message) : Exception(message);
+public class BuildException(string message) : Exception(message);

@@ -21,6 +21,7 @@ namespace Keel.Freestanding.Probe
 
             CoreLibraryChecks.Run();
             RingChecks.Run();
+            ManifestChecks.Run();
 
             Host.Print(s_failures == 0 ? "all checks passed" : "some checks failed");
             return s_failures;

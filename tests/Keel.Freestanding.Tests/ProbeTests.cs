@@ -60,10 +60,17 @@ public class ProbeTests
         "blkif requests are validated before use",
     ];
 
+    public static TheoryData<string> ManifestChecks =>
+    [
+        "the manifest reader reads a module the image tool wrote",
+        "the manifest reader refuses damaged modules and names their line",
+    ];
+
     [Theory]
     [MemberData(nameof(CoreLibraryChecks))]
     [MemberData(nameof(RingChecks))]
-    public void Each_check_of_the_core_library_and_ringlib_passes_in_freestanding_compiled_code(string check)
+    [MemberData(nameof(ManifestChecks))]
+    public void Each_check_of_the_core_library_ringlib_and_the_runtime_passes_in_freestanding_compiled_code(string check)
     {
         var (_, lines) = Run.Value;
         Assert.True(lines.Contains("ok " + check), $"'{check}' did not pass; the probe printed:\n{string.Join('\n', lines)}");
