@@ -83,6 +83,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-guest-opcode.img", "keel.exit", new[] { (TestDomain, "dom0 fault=opcode") }),
     ("keel-guest-traps.img", "keel.exit", new[] { (TestDomain, "dom0 traps") }),
     ("keel-guest-paging.img", "keel.exit", new[] { (TestDomain, "dom0 paging") }),
+    ("keel-guest-time.img", "keel.exit", new[] { (TestDomain, "dom0 time") }),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

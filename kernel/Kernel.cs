@@ -48,7 +48,7 @@ namespace Keel.Kernel
             CommandLine = boot.CommandLine;
             SetUpMemory(boot, layout, multibootInfoPhysical);
             SetUpInterruptsAndTimer(layout);
-            ReportClock();
+            StartClock();
             if (Boot.CommandLine.TryGet(boot.CommandLine, "keel.fault", out string fault)) DeliberateFault(fault);
 
             Console.Write("heap: ");
@@ -66,6 +66,7 @@ namespace Keel.Kernel
                 Machine.Stop(ExitStatus.Success);
             }
             // From here on the kernel runs only when something enters it: the idle loop takes over the stack.
+            Scheduler.Start();
             Native.EnterIdle(layout.StackTop);
         }
 
@@ -100,7 +101,11 @@ namespace Keel.Kernel
                 Console.Write(" before, ");
                 Console.Decimal(s_frames.FreeFrames);
                 Console.WriteLine(" after");
-                DomainLifecycle.Start(domain);
+                if (!DomainLifecycle.Start(domain))
+                {
+                    Console.WriteLine("keel: the scheduler refused dom0's weight or warp");
+                    return false;
+                }
                 return true;
             }
             return false;
@@ -229,13 +234,16 @@ namespace Keel.Kernel
             MeasureTicks(1000);
         }
 
-        private static void ReportClock()
+        /// <summary>Prints the CMOS clock's time and starts system time there (wall clock 0 if the CMOS clock is unreadable).</summary>
+        private static void StartClock()
         {
             if (!DateTimeParts.TryDecode(Cmos.ReadClock(), out DateTimeParts now))
             {
                 Console.WriteLine("clock: the CMOS clock holds an invalid date");
+                SystemClock.Start(Timer.TscPerMillisecond * 1000, 0);
                 return;
             }
+            SystemClock.Start(Timer.TscPerMillisecond * 1000, now.ToUnixSeconds());
             Console.Write("clock: ");
             Console.PaddedDecimal((ulong)now.Year, 4); Console.Write('-');
             Console.PaddedDecimal((ulong)now.Month, 2); Console.Write('-');
@@ -387,7 +395,7 @@ namespace Keel.Kernel
             else if (frame->Vector == Timer.Vector)
             {
                 Timer.Tick();
-                Scheduler.RequestReschedule();
+                Scheduler.TimerFired();
             }
             else if (frame->Vector != LocalApic.SpuriousInterruptVector)
             {

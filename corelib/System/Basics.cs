@@ -266,6 +266,16 @@ namespace System
         public static int Abs(int value) => value < 0 ? -value : value;
         public static long Abs(long value) => value < 0 ? -value : value;
 
+        /// <summary>The 128-bit product of a and b: the high half returned, the low half in low.</summary>
+        public static ulong BigMul(ulong a, ulong b, out ulong low)
+        {
+            ulong aLow = (uint)a, aHigh = a >> 32, bLow = (uint)b, bHigh = b >> 32;
+            ulong lowLow = aLow * bLow, highLow = aHigh * bLow, lowHigh = aLow * bHigh;
+            ulong middle = (lowLow >> 32) + (uint)highLow + (uint)lowHigh;
+            low = (middle << 32) | (uint)lowLow;
+            return aHigh * bHigh + (highLow >> 32) + (lowHigh >> 32) + (middle >> 32);
+        }
+
         // Checked floating-point to integer conversions the JIT calls for conv.ovf on doubles. NaN and
         // out-of-range values overflow (ECMA-335 III.3.19).
         internal static int ConvertToInt32Checked(double value)

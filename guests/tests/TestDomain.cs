@@ -9,6 +9,7 @@ namespace Keel.Guests.Tests
     ///   hello        print what start_info and xen_version say, check hypercall errors, power off
     ///   traps        install its own trap table and show each kind of trap delivered and returned from
     ///   paging       change its own mappings through direct paging, and try what the rules refuse
+    ///   time         read system and wall-clock time from shared_info, sleep, and wake from its timer
     ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2
     /// Each line it prints is a fact a test checks.
     /// </summary>
@@ -22,6 +23,7 @@ namespace Keel.Guests.Tests
             if (command == "hello") Hello();
             else if (command == "traps") TrapTests.Run();
             else if (command == "paging") PagingTests.Run();
+            else if (command == "time") TimeTests.Run();
             else if (command.StartsWith("fault=")) Fault(command.Substring(6));
             else DomainConsole.WriteLine("test domain: unknown command");
         }

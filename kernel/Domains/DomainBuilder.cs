@@ -4,6 +4,7 @@ using Keel.Kernel.Boot;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Objects;
 using Keel.Kernel.Paging;
+using Keel.Kernel.Time;
 using System.Runtime.InteropServices;
 using Keel.Ringlib.Xen;
 
@@ -50,6 +51,8 @@ namespace Keel.Kernel.Domains
             WriteP2mList(layout, p2m);
             WriteStartInfo(domain, layout, p2m, pages, commandLine);
             if (image.HasHypercallPage) HypercallPage.Fill(Page(p2m, (image.HypercallPage - layout.VirtBase) / PvLayout.PageSize));
+            GuestClock.PublishWallClock(domain);
+            GuestClock.Publish(domain.Vcpu);
             // Every vcpu_info starts with events masked (Xen's builder: evtchn_upcall_mask = 1).
             for (int v = 0; v < SharedInfoLayout.MaxVcpus; v++) DirectMap.Pointer(domain.SharedInfoMachine)[v * SharedInfoLayout.VcpuInfoBytes + SharedInfoLayout.UpcallMask] = 1;
 

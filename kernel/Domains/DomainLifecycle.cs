@@ -16,11 +16,13 @@ namespace Keel.Kernel.Domains
     {
         internal static FrameAllocator Frames;
 
-        internal static void Start(Domain domain)
+        /// <summary>Runs a built domain; false if the scheduler refuses its weight or warp.</summary>
+        internal static bool Start(Domain domain)
         {
+            if (!Scheduler.Admit(domain)) return false;
             domain.State = DomainState.Running;
-            domain.Vcpu.Runnable = true;
-            Scheduler.RequestReschedule();
+            Scheduler.Wake(domain.Vcpu);
+            return true;
         }
 
         internal static void Shutdown(Domain domain, ShutdownReason reason)
@@ -50,8 +52,7 @@ namespace Keel.Kernel.Domains
         {
             GuestConsole.Flush(domain);
             domain.State = state;
-            domain.Vcpu.Runnable = false;
-            Scheduler.RequestReschedule();
+            Scheduler.Retire(domain.Vcpu);
             // The domain's page tables may be the ones loaded: leave them before their frames are freed.
             Scheduler.LeaveAddressSpace();
             uint held = DomainBuilder.Reclaim(domain);

@@ -56,6 +56,8 @@ namespace Keel.Kernel.Hypercalls
             HypercallNumber.Iret => TrapHypercalls.Iret(vcpu, frame),
             HypercallNumber.CallbackOp => TrapHypercalls.CallbackOp(vcpu, call),
             HypercallNumber.ConsoleIo => ConsoleIo.Handle(vcpu, call),
+            HypercallNumber.SetTimerOp => TimeHypercalls.SetTimerOp(vcpu, call.A1),
+            HypercallNumber.VcpuOp => TimeHypercalls.VcpuOp(vcpu, call),
             HypercallNumber.XenVersion => XenVersion.Handle(vcpu, call),
             HypercallNumber.SchedOp => SchedOp.Handle(vcpu, call),
             _ => Errno.ENOSYS,

@@ -2,6 +2,7 @@ using Keel.Kernel.Domains;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Objects;
 using Keel.Kernel.Scheduling;
+using Keel.Kernel.Time;
 using Keel.Ringlib.Xen;
 
 namespace Keel.Kernel.Hypercalls
@@ -9,8 +10,8 @@ namespace Keel.Kernel.Hypercalls
     /// <summary>
     /// sched_op (29), xen/include/public/sched.h: yield gives up the CPU; block sleeps until an event is
     /// pending for the vCPU (clearing its event mask first, as Xen does, so the wake-up can be delivered);
-    /// shutdown ends the domain with the reason the guest gives. Poll needs event channels and answers
-    /// -ENOSYS until they exist.
+    /// shutdown ends the domain with the reason the guest gives; poll sleeps until one of the listed event
+    /// channels is pending or the timeout passes.
     /// </summary>
     internal static unsafe class SchedOp
     {
@@ -25,6 +26,8 @@ namespace Keel.Kernel.Hypercalls
                     return Block(vcpu);
                 case SchedCommand.Shutdown:
                     return Shutdown(vcpu, call.A2);
+                case SchedCommand.Poll:
+                    return Poll(vcpu, call.A2);
                 default:
                     return Errno.ENOSYS;
             }
@@ -34,8 +37,41 @@ namespace Keel.Kernel.Hypercalls
         {
             vcpu.EventsMasked = false;
             if (vcpu.Info[SharedInfoLayout.UpcallPending] != 0) return 0;
-            vcpu.Runnable = false;
-            Scheduler.RequestReschedule();
+            Scheduler.Block(vcpu);
+            return 0;
+        }
+
+        /// <summary>struct sched_poll: a guest handle to the ports, their count, and an absolute timeout in ns (0: none).</summary>
+        private struct SchedPoll
+        {
+            internal ulong Ports;
+            internal uint Count;
+            internal uint Padding;
+            internal ulong Timeout;
+        }
+
+        /// <summary>Xen allows at most 128 ports in one poll (xen/common/sched/core.c, do_poll).</summary>
+        private const uint MaxPollPorts = 128;
+
+        /// <summary>
+        /// SCHEDOP_poll. Every port must be a valid event channel of the domain (-EINVAL otherwise), and there
+        /// are none until event channels exist, so for now only a poll of no ports can sleep, until its
+        /// timeout: a timeout already past returns at once, and no ports and no timeout would sleep forever,
+        /// which Xen allows and Keel refuses (-EINVAL) rather than lose the vCPU.
+        /// </summary>
+        private static long Poll(Vcpu vcpu, ulong argument)
+        {
+            if (!GuestMemory.TryRead(vcpu, argument, out SchedPoll poll)) return Errno.EFAULT;
+            if (poll.Count > MaxPollPorts) return Errno.EINVAL;
+            if (poll.Count > 0)
+            {
+                if (!GuestMemory.TryRead(vcpu, poll.Ports, out uint _)) return Errno.EFAULT;
+                return Errno.EINVAL;
+            }
+            if (poll.Timeout == 0) return Errno.EINVAL;
+            if (poll.Timeout <= SystemClock.Now) return 0;
+            GuestTimers.SetPoll(vcpu, poll.Timeout);
+            Scheduler.Block(vcpu);
             return 0;
         }
 

@@ -32,6 +32,10 @@ namespace Keel.Kernel.Objects
 
         internal readonly Vcpu Vcpu;
 
+        /// <summary>BVT weight (share of the CPU) and warp (ns of running it may borrow), from whoever built it.</summary>
+        internal uint Weight = 256;
+        internal ulong WarpNs, WarpLimitNs, UnwarpNs;
+
         /// <summary>Machine frame of each pseudo-physical page, index = pfn (Xen's p2m).</summary>
         internal ulong[] PhysicalToMachine;
 

@@ -7,6 +7,9 @@ namespace Keel.Kernel.Objects
     /// A virtual CPU: its saved machine state while it does not run, the page tables it runs on and whether
     /// the scheduler may run it.
     /// </summary>
+    /// <summary>RUNSTATE_* (xen/include/public/vcpu.h).</summary>
+    internal enum RunState { Running = 0, Runnable = 1, Blocked = 2, Offline = 3 }
+
     internal sealed unsafe class Vcpu
     {
         internal readonly Domain Domain;
@@ -30,6 +33,17 @@ namespace Keel.Kernel.Objects
         /// <summary>True when the scheduler may pick it: not blocked, its domain neither paused nor dead.</summary>
         internal bool Runnable;
 
+        /// <summary>System time (ns) at which the guest's timer fires (set_timer_op, VCPUOP_set_singleshot_timer); 0 for none.</summary>
+        internal ulong TimerDeadline;
+
+        /// <summary>System time at which a SCHEDOP_poll gives up; 0 for none.</summary>
+        internal ulong PollDeadline;
+
+        /// <summary>Where the vCPU's time goes (Xen's vcpu_runstate_info): the state, since when, and the total per state.</summary>
+        internal RunState State = RunState.Offline;
+        internal ulong StateEntryTime;
+        internal readonly ulong[] StateTime = new ulong[4];
+
         /// <summary>This vCPU's vcpu_info in its domain's shared_info page, through the direct map.</summary>
         internal byte* Info => Memory.DirectMap.Pointer(Domain.SharedInfoMachine) + Index * SharedInfoLayout.VcpuInfoBytes;
 
@@ -38,6 +52,14 @@ namespace Keel.Kernel.Objects
         {
             get => Info[SharedInfoLayout.UpcallMask] != 0;
             set => Info[SharedInfoLayout.UpcallMask] = value ? (byte)1 : (byte)0;
+        }
+
+        /// <summary>Moves the vCPU to a new run state at system time now, crediting the time spent in the old one.</summary>
+        internal void Enter(RunState state, ulong now)
+        {
+            if (StateEntryTime != 0) StateTime[(int)State] += now - StateEntryTime;
+            State = state;
+            StateEntryTime = now;
         }
 
         internal Vcpu(Domain domain, int index)

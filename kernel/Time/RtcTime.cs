@@ -42,6 +42,23 @@ namespace Keel.Kernel.Time
                    time.Day >= 1 && time.Day <= 31 && time.Month >= 1 && time.Month <= 12 && time.Year >= 1900;
         }
 
+        /// <summary>
+        /// Seconds since 1970-01-01 00:00:00 UTC (the Unix epoch Xen's wc_sec counts from), by the proleptic
+        /// Gregorian calendar: days from the epoch to the first of the month by the civil-from-days
+        /// arithmetic with March as the first month, so February's leap day falls at the end of a year.
+        /// </summary>
+        public readonly ulong ToUnixSeconds()
+        {
+            long y = Month <= 2 ? Year - 1 : Year;
+            long era = y / 400;
+            long yearOfEra = y - era * 400;
+            long monthFromMarch = (Month + 9) % 12;
+            long dayOfYear = (153 * monthFromMarch + 2) / 5 + Day - 1;
+            long dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear;
+            long days = era * 146097 + dayOfEra - 719468;
+            return (ulong)(days * 86400 + Hour * 3600 + Minute * 60 + Second);
+        }
+
         private static int Value(byte raw, bool binary) => binary ? raw : (raw >> 4) * 10 + (raw & 0x0F);
     }
 }

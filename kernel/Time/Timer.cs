@@ -44,6 +44,21 @@ namespace Keel.Kernel.Time
             LocalApic.StartPeriodic(Vector, ApicCountsPerMillisecond * (1000 / Hertz));
         }
 
+        /// <summary>
+        /// Leaves periodic mode: from now on the timer fires once, when the scheduler next needs the CPU back
+        /// (the end of a slice or the earliest guest timer). ns 0 disarms it.
+        /// </summary>
+        internal static void ArmOneShot(ulong ns)
+        {
+            if (ns == 0)
+            {
+                LocalApic.StartOneShot(Vector, 0);
+                return;
+            }
+            ulong count = ns * ApicCountsPerMillisecond / 1_000_000;
+            LocalApic.StartOneShot(Vector, count == 0 ? 1 : count > uint.MaxValue ? uint.MaxValue : (uint)count);
+        }
+
         /// <summary>Called from the interrupt path on every timer interrupt.</summary>
         internal static void Tick()
         {

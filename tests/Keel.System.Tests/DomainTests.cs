@@ -122,4 +122,23 @@ public sealed class DomainTests
             Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
             Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
         });
+
+    [Fact]
+    public Task A_guest_reads_system_and_wall_clock_time_from_shared_info_sleeps_by_poll_and_wakes_from_its_timer() =>
+        Machine.BootAsync(Machine.Image("keel-guest-time.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            foreach (var line in new[]
+            {
+                "shared_info mapped: 0", "time: system time advances", "time: wall clock is plausible",
+                "time: poll for 50 ms returned 0 after at least 50 ms", "time: poll with a past timeout returned 0",
+                "time: set_timer_op woke block after at least 30 ms",
+            })
+            {
+                await qemu.WaitForLineAsync(GuestLine("dom0", Regex.Escape(line)), LineTimeout, cancel);
+            }
+            await qemu.WaitForLineAsync(GuestLine("dom0", @"time: virtual time stood still while blocked \(ran \d+ us of \d+ us\)"), LineTimeout, cancel);
+            Assert.Equal("poweroff", (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match.Groups["reason"].Value);
+            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+        });
 }

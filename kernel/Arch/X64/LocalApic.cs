@@ -52,6 +52,17 @@ namespace Keel.Kernel.Arch.X64
             Write(TimerInitialCount, count);
         }
 
+        /// <summary>
+        /// One interrupt on the vector after count timer ticks (divide by 16), replacing any count in progress;
+        /// a count of 0 stops the timer (SDM 3A, 11.5.4: writing the initial count starts, 0 stops).
+        /// </summary>
+        internal static void StartOneShot(byte vector, uint count)
+        {
+            Write(TimerDivide, 0x3);
+            Write(LvtTimer, vector);
+            Write(TimerInitialCount, count);
+        }
+
         /// <summary>Signals end of interrupt; required after every interrupt the APIC delivered (not spurious ones).</summary>
         internal static void EndOfInterrupt() => Write(EoiRegister, 0);
 
