@@ -59,31 +59,37 @@ Task("Build")
 });
 
 // Keel's domains, linked by the image tool as PV64 ELF kernels with Xen notes.
+const string ControlDomain = "artifacts/domains/control.elf";
 const string TestDomain = "artifacts/domains/test-domain.elf";
 var domains = new (string Assembly, string Output)[]
 {
+    ("artifacts/bin/Keel.Guests.Control/release/Keel.Control.dll", ControlDomain),
     ("artifacts/bin/Keel.Guests.TestDomain/release/Keel.TestDomain.dll", TestDomain),
 };
 
-// Each image: the file the image tool writes, the kernel command line GRUB passes, and its boot modules
-// (a file and its module string; "dom0 ..." is the initial domain with its command line).
-var images = new (string File, string CommandLine, (string File, string String)[] Modules)[]
+// Each image: the file the image tool writes, the kernel command line GRUB passes, its boot modules (a file
+// and its module string; "dom0 ..." is the initial domain with its command line) and the manifest the
+// control domain builds the other domains from.
+var noModules = new (string, string)[0];
+var control = new[] { (ControlDomain, "dom0") };
+string TestManifest(string name) => $"tests/Keel.System.Tests/Manifests/{name}.toml";
+var images = new (string File, string CommandLine, (string File, string String)[] Modules, string Manifest)[]
 {
-    ("keel.img", "", new[] { (TestDomain, "dom0 hello") }),
+    ("keel.img", "", control, "manifests/default.toml"),
     // Shuts down once ready: proves the clean-exit path.
-    ("keel-exit.img", "keel.exit", new (string, string)[0]),
+    ("keel-exit.img", "keel.exit", noModules, null),
     // These make the kernel fail on purpose, so the system tests can check each report and the exit status.
-    ("keel-pagefault.img", "keel.fault=page", new (string, string)[0]),
-    ("keel-throw.img", "keel.fault=throw", new (string, string)[0]),
-    ("keel-stackoverflow.img", "keel.fault=stack", new (string, string)[0]),
-    // A guest that reports what the PV ABI gave it, and guests that fault: each must end alone.
-    ("keel-guest-hello.img", "keel.exit", new[] { (TestDomain, "dom0 hello") }),
-    ("keel-guest-divide.img", "keel.exit", new[] { (TestDomain, "dom0 fault=divide") }),
-    ("keel-guest-pagefault.img", "keel.exit", new[] { (TestDomain, "dom0 fault=page") }),
-    ("keel-guest-opcode.img", "keel.exit", new[] { (TestDomain, "dom0 fault=opcode") }),
-    ("keel-guest-traps.img", "keel.exit", new[] { (TestDomain, "dom0 traps") }),
-    ("keel-guest-paging.img", "keel.exit", new[] { (TestDomain, "dom0 paging") }),
-    ("keel-guest-time.img", "keel.exit", new[] { (TestDomain, "dom0 time") }),
+    ("keel-pagefault.img", "keel.fault=page", noModules, null),
+    ("keel-throw.img", "keel.fault=throw", noModules, null),
+    ("keel-stackoverflow.img", "keel.fault=stack", noModules, null),
+    // Test domains under the control domain, each a system test.
+    ("keel-guest-hello.img", "", control, TestManifest("guest-hello")),
+    ("keel-guest-traps.img", "", control, TestManifest("guest-traps")),
+    ("keel-guest-paging.img", "", control, TestManifest("guest-paging")),
+    ("keel-guest-time.img", "", control, TestManifest("guest-time")),
+    ("keel-guest-divide.img", "", control, TestManifest("guest-fault-divide")),
+    ("keel-guest-pagefault.img", "", control, TestManifest("guest-fault-page")),
+    ("keel-guest-opcode.img", "", control, TestManifest("guest-fault-opcode")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).
@@ -115,6 +121,7 @@ Task("Image")
         {
             arguments.Append("--module").AppendQuoted(root.CombineWithFilePath(module.File).FullPath).AppendQuoted(module.String);
         }
+        if (image.Manifest != null) arguments.Append("--manifest").AppendQuoted(root.CombineWithFilePath(image.Manifest).FullPath);
     }
     ExecuteOrFail("dotnet", arguments);
     foreach (var process in linuxProcesses)
@@ -165,6 +172,7 @@ Task("Run")
         0 => "QEMU was quit",
         33 => "the kernel shut down",
         35 => "the kernel reported a fatal fault",
+        37 => "the control domain ended without powering off (a guest crashed or did not power off)",
         _ => "QEMU failed",
     };
     Information("QEMU exited with status {0}: {1}", status, meaning);

@@ -262,7 +262,7 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     {
         XenElfImage image = _kernelFiles[kernel.Path].Image!;
         PvLayoutError Layout(int mebibytes) =>
-            PvLayout.TryCreate(image.VirtBase, image.ImageStart, image.ImageEnd, (ulong)mebibytes * 256, out _);
+            PvLayout.TryCreate(image.VirtBase, image.ImageStart, image.ImageEnd, 0, (ulong)mebibytes * 256, out _);
         PvLayoutError error = Layout(memoryMiB);
         if (error == PvLayoutError.None) return;
         if (error != PvLayoutError.TooLittleMemory)

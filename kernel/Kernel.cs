@@ -11,6 +11,7 @@ using Keel.Kernel.Hypercalls;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Objects;
 using Keel.Kernel.Paging;
+using Keel.Ringlib.Xen;
 using Keel.Kernel.Scheduling;
 using Keel.Kernel.Time;
 using Keel.Kernel.Traps;
@@ -71,44 +72,45 @@ namespace Keel.Kernel
         }
 
         /// <summary>
-        /// Builds the initial domain (Xen's dom0) from the module named "dom0", if there is one: its module
-        /// string after the name is the domain's command line, and the kernel option dom0_mem=N (MiB) its size.
+        /// Builds the initial domain (Xen's dom0, the control domain) from the module named "dom0", if there
+        /// is one: its module string after the name is the domain's command line, the kernel option dom0_mem=N
+        /// (MiB) its size, and the module named "manifest", if any, its ramdisk (start_info mod_start), as Xen
+        /// hands dom0 its initrd.
         /// </summary>
         private static bool BuildInitialDomain(Multiboot2Info boot)
         {
-            for (int i = 0; i < boot.Modules.Length; i++)
+            int index = BootModules.Find("dom0");
+            if (index < 0) return false;
+            BootModules.TryGet((ulong)index, out BootModule module);
+            ulong mib = DefaultInitialDomainMiB;
+            if (Boot.CommandLine.TryGet(boot.CommandLine, "dom0_mem", out string size) && !Boot.CommandLine.TryParseMebibytes(size, out mib)) mib = DefaultInitialDomainMiB;
+            string commandLine = module.Name.Length > 5 ? module.Name.Substring(5) : "";
+            ReadOnlySpan<byte> ramdisk = ModuleBytes("manifest");
+
+            Domain domain = DomainTable.Create("dom0", privileged: true);
+            ulong freeBefore = s_frames.FreeFrames;
+            string error = DomainBuilder.TryBuild(domain, BootModules.Bytes(module), ramdisk, mib * 256, commandLine, s_frames);
+            if (error != null)
             {
-                BootModule module = boot.Modules[i];
-                if (module.Name != "dom0" && !module.Name.StartsWith("dom0 ")) continue;
-                ulong mib = DefaultInitialDomainMiB;
-                if (Boot.CommandLine.TryGet(boot.CommandLine, "dom0_mem", out string size) && !Boot.CommandLine.TryParseMebibytes(size, out mib)) mib = DefaultInitialDomainMiB;
-                string commandLine = module.Name.Length > 5 ? module.Name.Substring(5) : "";
-                Domain domain = DomainTable.Create("dom0", privileged: true);
-                ulong freeBefore = s_frames.FreeFrames;
-                string error = DomainBuilder.TryBuild(domain, ModuleBytes(boot, module.Name), mib * 256, commandLine, s_frames);
-                if (error != null)
-                {
-                    Console.Write("keel: cannot build dom0: ");
-                    Console.WriteLine(error);
-                    return false;
-                }
-                Console.Write("keel: dom0 built: ");
-                Console.Decimal(mib);
-                Console.Write(" MiB, entry ");
-                Console.Hex(domain.Vcpu.Context.Frame.Rip);
-                Console.Write("; frames free ");
-                Console.Decimal(freeBefore);
-                Console.Write(" before, ");
-                Console.Decimal(s_frames.FreeFrames);
-                Console.WriteLine(" after");
-                if (!DomainLifecycle.Start(domain))
-                {
-                    Console.WriteLine("keel: the scheduler refused dom0's weight or warp");
-                    return false;
-                }
-                return true;
+                Console.Write("keel: cannot build dom0: ");
+                Console.WriteLine(error);
+                return false;
             }
-            return false;
+            Console.Write("keel: dom0 built: ");
+            Console.Decimal(mib);
+            Console.Write(" MiB, entry ");
+            Console.Hex(domain.Vcpu.Context.Frame.Rip);
+            Console.Write("; frames free ");
+            Console.Decimal(freeBefore);
+            Console.Write(" before, ");
+            Console.Decimal(s_frames.FreeFrames);
+            Console.WriteLine(" after");
+            if (!DomainLifecycle.Start(domain))
+            {
+                Console.WriteLine("keel: the scheduler refused dom0's weight or warp");
+                return false;
+            }
+            return true;
         }
 
         /// <summary>Every domain has ended: with keel.exit the machine stops, otherwise it idles.</summary>
@@ -121,6 +123,19 @@ namespace Keel.Kernel
         }
 
         /// <summary>
+        /// The initial domain has ended, and the machine with it, as on Xen (the hardware domain's shutdown
+        /// shuts the host down): a clean stop when it powered off, a failure status otherwise (the control
+        /// domain ends with another reason when a guest did not power off).
+        /// </summary>
+        internal static void InitialDomainEnded(ShutdownReason reason)
+        {
+            Console.Write("keel: dom0 ended (");
+            Console.Write(DomainLifecycle.ReasonName(reason));
+            Console.WriteLine("): stopping the machine");
+            Machine.Stop(reason == ShutdownReason.Poweroff ? ExitStatus.Success : ExitStatus.DomainFailure);
+        }
+
+        /// <summary>
         /// Parses what GRUB handed over, starts the screen console if it can, and prints the banner and the
         /// boot facts. The structure is read through the boot stub's direct map of the first 4 GiB.
         /// </summary>
@@ -128,7 +143,8 @@ namespace Keel.Kernel
         {
             byte* info = DirectMap.Pointer(multibootInfoPhysical);
             Multiboot2Error error = Multiboot2Info.Parse(new ReadOnlySpan<byte>(info, *(int*)info), out Multiboot2Info boot);
-            if (boot.HasDisplay) Screen.Initialize(boot.Display, ModuleBytes(boot, "font"));
+            BootModules.Keep(boot.Modules);
+            if (boot.HasDisplay) Screen.Initialize(boot.Display, ModuleBytes("font"));
 
             Console.Write("Keel ");
             Console.Write(Version);
@@ -175,7 +191,7 @@ namespace Keel.Kernel
                 Console.Decimal((module.End - module.Start + 1023) / 1024);
                 Console.WriteLine(" KiB)");
             }
-            FaultReport.Symbols = SymbolMap.Parse(ModuleBytes(boot, "symbols"));
+            FaultReport.Symbols = SymbolMap.Parse(ModuleBytes("symbols"));
 
             if (!KernelAddressSpace.TryBuildAndSwitch(s_frames, layout, boot.HighestUsableAddress, LocalApic.PhysicalBase))
             {
@@ -294,17 +310,10 @@ namespace Keel.Kernel
         }
 
         /// <summary>The contents of the named module, or nothing if GRUB did not load one by that name.</summary>
-        private static ReadOnlySpan<byte> ModuleBytes(Multiboot2Info boot, string name)
+        private static ReadOnlySpan<byte> ModuleBytes(string name)
         {
-            for (int i = 0; i < boot.Modules.Length; i++)
-            {
-                BootModule module = boot.Modules[i];
-                if (module.Name == name && module.End > module.Start && module.End - module.Start < int.MaxValue)
-                {
-                    return new ReadOnlySpan<byte>(DirectMap.Pointer(module.Start), (int)(module.End - module.Start));
-                }
-            }
-            return default;
+            int index = BootModules.Find(name);
+            return index >= 0 && BootModules.TryGet((ulong)index, out BootModule module) ? BootModules.Bytes(module) : default;
         }
 
         private static void DescribeDisplay(Multiboot2Info boot)

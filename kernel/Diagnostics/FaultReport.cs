@@ -102,6 +102,17 @@ namespace Keel.Kernel.Diagnostics
             else Console.WriteLine(" (not mapped)");
         }
 
+        /// <summary>One line for the control domain (domctl crash report): why, and for an exception which and where.</summary>
+        internal static string Summary(InterruptFrame* frame, string why)
+        {
+            if (frame->Vector >= 32) return why;
+            System.Span<byte> rip = stackalloc byte[16];
+            Text.NumberFormat.Hex(frame->Rip, 16, rip);
+            char* digits = stackalloc char[16];
+            for (int i = 0; i < 16; i++) digits[i] = (char)rip[i];
+            return why + ": " + Name(frame->Vector) + " at rip 0x" + new string(digits, 0, 16);
+        }
+
         private static void ExceptionLine(InterruptFrame* frame)
         {
             Console.Write(Name(frame->Vector));

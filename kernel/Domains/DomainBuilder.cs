@@ -24,11 +24,11 @@ namespace Keel.Kernel.Domains
         private const ulong LeafFlags = 0x67;
         private const ulong ReadOnlyLeafFlags = 0x65;
 
-        internal static string TryBuild(Domain domain, ReadOnlySpan<byte> file, ulong pages, string commandLine, FrameAllocator frames)
+        internal static string TryBuild(Domain domain, ReadOnlySpan<byte> file, ReadOnlySpan<byte> ramdisk, ulong pages, string commandLine, FrameAllocator frames)
         {
             XenElfError elfError = XenElfImage.TryParse(file, out XenElfImage image);
             if (elfError != XenElfError.None) return XenElfImage.Describe(elfError);
-            PvLayoutError layoutError = PvLayout.TryCreate(image.VirtBase, image.ImageStart, image.ImageEnd, pages, out PvLayout layout);
+            PvLayoutError layoutError = PvLayout.TryCreate(image.VirtBase, image.ImageStart, image.ImageEnd, (ulong)ramdisk.Length, pages, out PvLayout layout);
             if (layoutError == PvLayoutError.TooLittleMemory) return "the memory size is too small for the kernel and its initial mapping";
             if (layoutError != PvLayoutError.None) return "the kernel's initial mapping would fall outside the guest's part of the address space";
             if (frames.FreeFrames < pages + 1) return "not enough free memory";
@@ -48,8 +48,9 @@ namespace Keel.Kernel.Domains
             domain.SharedInfoMachine = sharedInfo * PvLayout.PageSize;
 
             LoadSegments(image, file, layout, p2m);
+            LoadRamdisk(ramdisk, layout, p2m);
             WriteP2mList(layout, p2m);
-            WriteStartInfo(domain, layout, p2m, pages, commandLine);
+            WriteStartInfo(domain, layout, p2m, pages, (ulong)ramdisk.Length, commandLine);
             if (image.HasHypercallPage) HypercallPage.Fill(Page(p2m, (image.HypercallPage - layout.VirtBase) / PvLayout.PageSize));
             GuestClock.PublishWallClock(domain);
             GuestClock.Publish(domain.Vcpu);
@@ -103,6 +104,15 @@ namespace Keel.Kernel.Domains
             }
         }
 
+        private static void LoadRamdisk(ReadOnlySpan<byte> ramdisk, in PvLayout layout, ulong[] p2m)
+        {
+            for (int done = 0; done < ramdisk.Length; done += (int)PvLayout.PageSize)
+            {
+                int chunk = Math.Min(ramdisk.Length - done, (int)PvLayout.PageSize);
+                ramdisk.Slice(done, chunk).CopyTo(Page(p2m, layout.RamdiskPfn + (ulong)done / PvLayout.PageSize));
+            }
+        }
+
         private static void WriteP2mList(in PvLayout layout, ulong[] p2m)
         {
             for (ulong pfn = 0; pfn < (ulong)p2m.Length; pfn++)
@@ -111,7 +121,7 @@ namespace Keel.Kernel.Domains
             }
         }
 
-        private static void WriteStartInfo(Domain domain, in PvLayout layout, ulong[] p2m, ulong pages, string commandLine)
+        private static void WriteStartInfo(Domain domain, in PvLayout layout, ulong[] p2m, ulong pages, ulong ramdiskLength, string commandLine)
         {
             StartInfo* info = (StartInfo*)DirectMap.Pointer(p2m[layout.StartInfoPfn] * PvLayout.PageSize);
             const string Magic = "xen-3.0-x86_64";
@@ -124,6 +134,9 @@ namespace Keel.Kernel.Domains
             info->PtBase = layout.VirtualAddress(layout.TablesPfn);
             info->NrPtFrames = layout.TableFrames;
             info->MfnList = layout.VirtualAddress(layout.P2mPfn);
+            // The ramdisk by virtual address (no SIF_MOD_START_PFN), as Xen gives it.
+            info->ModStart = layout.RamdiskPages == 0 ? 0 : layout.VirtualAddress(layout.RamdiskPfn);
+            info->ModLen = ramdiskLength;
             int length = Math.Min(commandLine.Length, StartInfo.CommandLineBytes - 1);
             for (int i = 0; i < length; i++) info->CmdLine[i] = (byte)commandLine[i];
         }

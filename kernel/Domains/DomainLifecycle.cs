@@ -19,10 +19,23 @@ namespace Keel.Kernel.Domains
         /// <summary>Runs a built domain; false if the scheduler refuses its weight or warp.</summary>
         internal static bool Start(Domain domain)
         {
-            if (!Scheduler.Admit(domain)) return false;
+            if (!Scheduler.Register(domain)) return false;
             domain.State = DomainState.Running;
-            Scheduler.Wake(domain.Vcpu);
+            Scheduler.Unpause(domain);
             return true;
+        }
+
+        /// <summary>Ends a domain at the control domain's request (XEN_DOMCTL_destroydomain).</summary>
+        internal static void Destroy(Domain domain)
+        {
+            domain.Reason = ShutdownReason.Poweroff;
+            End(domain, DomainState.Destroyed);
+            Console.Write("keel: domain ");
+            Console.Decimal(domain.Id);
+            Console.Write(" (");
+            Console.Write(domain.Name);
+            Console.WriteLine(") destroyed by the control domain");
+            ReportEnd(domain);
         }
 
         internal static void Shutdown(Domain domain, ShutdownReason reason)
@@ -35,24 +48,24 @@ namespace Keel.Kernel.Domains
             Console.Write(domain.Name);
             Console.Write(") shut down: ");
             Console.WriteLine(ReasonName(reason));
-            ReportEnd();
+            ReportEnd(domain);
         }
 
         /// <summary>Ends a domain for an exception it cannot take; the report is printed by the caller's FaultReport.</summary>
         internal static void Crash(Domain domain, InterruptFrame* frame, string why)
         {
             FaultReport.GuestException(domain, frame, AddressSpaceSwitch.FaultAddress, why);
-            domain.CrashReport = why;
+            domain.CrashReport = FaultReport.Summary(frame, why);
             domain.Reason = ShutdownReason.Crash;
             End(domain, DomainState.Crashed);
-            ReportEnd();
+            ReportEnd(domain);
         }
 
         private static void End(Domain domain, DomainState state)
         {
             GuestConsole.Flush(domain);
+            if (domain.State == DomainState.Running) Scheduler.Retire(domain.Vcpu);
             domain.State = state;
-            Scheduler.Retire(domain.Vcpu);
             // The domain's page tables may be the ones loaded: leave them before their frames are freed.
             Scheduler.LeaveAddressSpace();
             uint held = DomainBuilder.Reclaim(domain);
@@ -64,13 +77,14 @@ namespace Keel.Kernel.Domains
             }
         }
 
-        private static void ReportEnd()
+        private static void ReportEnd(Domain domain)
         {
             Console.Write("keel: ");
             Console.Decimal(Frames.FreeFrames);
             Console.Write(" frames free; ");
             Console.Decimal((ulong)DomainTable.AliveCount);
             Console.WriteLine(" domains running");
+            if (domain.Privileged) Kernel.InitialDomainEnded(domain.Reason);
             if (DomainTable.AliveCount == 0) Kernel.AllDomainsEnded();
         }
 

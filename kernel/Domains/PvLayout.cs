@@ -14,7 +14,7 @@ namespace Keel.Kernel.Domains
     /// <summary>
     /// Where Xen's domain builder (tools/libs/guest/xg_dom_x86.c, xg_dom_core.c) puts a PV64 guest's boot
     /// structures in its pseudo-physical space, pfn by pfn from the kernel's first page: the kernel image,
-    /// the p2m list (one 8-byte MFN per page of the domain), start_info, the store page, the console page,
+    /// the ramdisk (the initial domain's boot module, if it has one), the p2m list (one 8-byte MFN per page of the domain), start_info, the store page, the console page,
     /// the initial page tables (one L4, then the L3s, L2s and L1s that map the whole initial range), one boot
     /// stack page. The initial range runs from VIRT_BASE to all of that plus at least 512 KiB, rounded up to
     /// 4 MiB; every page in it is mapped. Plain arithmetic, so it is tested on the host.
@@ -26,6 +26,7 @@ namespace Keel.Kernel.Domains
 
         public readonly ulong VirtBase;
         public readonly ulong KernelPfn, KernelPages;
+        public readonly ulong RamdiskPfn, RamdiskPages;
         public readonly ulong P2mPfn, P2mPages;
         public readonly ulong StartInfoPfn, StorePfn, ConsolePfn;
         public readonly ulong TablesPfn, L3Tables, L2Tables, L1Tables;
@@ -33,12 +34,14 @@ namespace Keel.Kernel.Domains
         /// <summary>First virtual address past the initial mapping.</summary>
         public readonly ulong MappedEnd;
 
-        private PvLayout(ulong virtBase, ulong kernelPfn, ulong kernelPages, ulong totalPages, ulong l3, ulong l2, ulong l1, ulong mappedEnd)
+        private PvLayout(ulong virtBase, ulong kernelPfn, ulong kernelPages, ulong ramdiskPages, ulong totalPages, ulong l3, ulong l2, ulong l1, ulong mappedEnd)
         {
             VirtBase = virtBase;
             KernelPfn = kernelPfn;
             KernelPages = kernelPages;
-            P2mPfn = kernelPfn + kernelPages;
+            RamdiskPfn = kernelPfn + kernelPages;
+            RamdiskPages = ramdiskPages;
+            P2mPfn = RamdiskPfn + ramdiskPages;
             P2mPages = (totalPages * 8 + PageSize - 1) / PageSize;
             StartInfoPfn = P2mPfn + P2mPages;
             StorePfn = StartInfoPfn + 1;
@@ -60,20 +63,23 @@ namespace Keel.Kernel.Domains
         public bool IsPageTable(ulong pfn) => pfn >= TablesPfn && pfn < TablesPfn + TableFrames;
 
         /// <summary>
-        /// Lays out a domain of totalPages pages whose kernel occupies [imageStart, imageEnd). The page-table
+        /// Lays out a domain of totalPages pages whose kernel occupies [imageStart, imageEnd), with a ramdisk of
+        /// ramdiskBytes (0 for none). The page-table
         /// count depends on the range they map, which includes them, so it is recomputed until it stops
         /// growing (as Xen's builder does).
         /// </summary>
-        public static PvLayoutError TryCreate(ulong virtBase, ulong imageStart, ulong imageEnd, ulong totalPages, out PvLayout layout)
+        public static PvLayoutError TryCreate(ulong virtBase, ulong imageStart, ulong imageEnd, ulong ramdiskBytes, ulong totalPages, out PvLayout layout)
         {
             layout = default;
             if (imageStart < virtBase || imageStart % PageSize != 0 || imageEnd < imageStart || totalPages > (1UL << 40)) return PvLayoutError.ImageBelowVirtBase;
+            if (ramdiskBytes > (1UL << 40)) return PvLayoutError.TooLittleMemory;
             ulong kernelPfn = (imageStart - virtBase) / PageSize;
             ulong kernelPages = (imageEnd - imageStart + PageSize - 1) / PageSize;
+            ulong ramdiskPages = (ramdiskBytes + PageSize - 1) / PageSize;
             ulong l3 = 0, l2 = 0, l1 = 0;
             for (int round = 0; round < 8; round++)
             {
-                var trial = new PvLayout(virtBase, kernelPfn, kernelPages, totalPages, l3, l2, l1, 0);
+                var trial = new PvLayout(virtBase, kernelPfn, kernelPages, ramdiskPages, totalPages, l3, l2, l1, 0);
                 ulong used = trial.StackPfn + 1;
                 if (used > (ulong.MaxValue - virtBase) / PageSize / 2) return PvLayoutError.MappingOutsideGuestSpace;
                 ulong end = RoundUp(virtBase + used * PageSize + Slack, Rounding);
@@ -81,7 +87,7 @@ namespace Keel.Kernel.Domains
                 ulong need3 = Span(virtBase, end, 39), need2 = Span(virtBase, end, 30), need1 = Span(virtBase, end, 21);
                 if (need3 == l3 && need2 == l2 && need1 == l1)
                 {
-                    layout = new PvLayout(virtBase, kernelPfn, kernelPages, totalPages, l3, l2, l1, end);
+                    layout = new PvLayout(virtBase, kernelPfn, kernelPages, ramdiskPages, totalPages, l3, l2, l1, end);
                     return layout.MappedPages > totalPages ? PvLayoutError.TooLittleMemory : PvLayoutError.None;
                 }
                 l3 = need3; l2 = need2; l1 = need1;

@@ -57,6 +57,7 @@ namespace Keel.Kernel.Hypercalls
             HypercallNumber.CallbackOp => TrapHypercalls.CallbackOp(vcpu, call),
             HypercallNumber.ConsoleIo => ConsoleIo.Handle(vcpu, call),
             HypercallNumber.SetTimerOp => TimeHypercalls.SetTimerOp(vcpu, call.A1),
+            HypercallNumber.Domctl => Domctl.Handle(vcpu, call.A1),
             HypercallNumber.VcpuOp => TimeHypercalls.VcpuOp(vcpu, call),
             HypercallNumber.XenVersion => XenVersion.Handle(vcpu, call),
             HypercallNumber.SchedOp => SchedOp.Handle(vcpu, call),

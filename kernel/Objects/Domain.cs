@@ -5,13 +5,15 @@ namespace Keel.Kernel.Objects
 {
     internal enum DomainState
     {
-        /// <summary>Built, not yet started.</summary>
-        Paused,
+        /// <summary>Being built or built: its frames are given, it has not run yet.</summary>
+        Built,
         Running,
         /// <summary>Asked to stop through sched_op shutdown; Reason says why.</summary>
         Shutdown,
         /// <summary>Ended by the kernel for a fault it could not deliver; CrashReport says what.</summary>
         Crashed,
+        /// <summary>Ended by the control domain (XEN_DOMCTL_destroydomain).</summary>
+        Destroyed,
     }
 
     /// <summary>
@@ -27,6 +29,9 @@ namespace Keel.Kernel.Objects
         internal readonly bool Privileged;
 
         internal DomainState State;
+
+        /// <summary>Stopped by the control domain (a built domain starts paused, as on Xen, until unpaused).</summary>
+        internal bool Paused = true;
         internal ShutdownReason Reason;
         internal string CrashReport;
 
@@ -51,10 +56,10 @@ namespace Keel.Kernel.Objects
             Id = id;
             Name = name;
             Privileged = privileged;
-            State = DomainState.Paused;
+            State = DomainState.Built;
             Vcpu = new Vcpu(this, 0);
         }
 
-        internal bool IsAlive => State == DomainState.Paused || State == DomainState.Running;
+        internal bool IsAlive => State == DomainState.Built || State == DomainState.Running;
     }
 }

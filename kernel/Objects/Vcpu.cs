@@ -33,6 +33,9 @@ namespace Keel.Kernel.Objects
         /// <summary>True when the scheduler may pick it: not blocked, its domain neither paused nor dead.</summary>
         internal bool Runnable;
 
+        /// <summary>The guest waits in SCHEDOP_block or poll (apart from its domain being paused).</summary>
+        internal bool Blocked;
+
         /// <summary>System time (ns) at which the guest's timer fires (set_timer_op, VCPUOP_set_singleshot_timer); 0 for none.</summary>
         internal ulong TimerDeadline;
 

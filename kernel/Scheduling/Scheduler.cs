@@ -53,7 +53,7 @@ namespace Keel.Kernel.Scheduling
         }
 
         /// <summary>Makes the domain's vCPU known to BVT with its weight and warp; false if BVT refuses them.</summary>
-        internal static bool Admit(Domain domain)
+        internal static bool Register(Domain domain)
         {
             if (s_bvt.Add(domain.Id, domain.Weight) != BvtStatus.Ok) return false;
             if (domain.WarpNs != 0 && s_bvt.SetWarp(domain.Id, domain.WarpNs, domain.WarpLimitNs, domain.UnwarpNs) != BvtStatus.Ok)
@@ -80,19 +80,47 @@ namespace Keel.Kernel.Scheduling
         /// <summary>Asks for a new pick when the kernel is about to leave (a yield).</summary>
         internal static void RequestReschedule() => s_reschedule = true;
 
+        /// <summary>The vCPU has something to do (a timer, an event): it runs again unless its domain is paused.</summary>
         internal static void Wake(Vcpu vcpu)
         {
-            if (vcpu.Runnable || !vcpu.Domain.IsAlive || vcpu.State == RunState.Offline) return;
+            vcpu.Blocked = false;
+            vcpu.PollDeadline = 0;
+            Admit(vcpu);
+        }
+
+        /// <summary>The guest waits (SCHEDOP_block or poll) until Wake.</summary>
+        internal static void Block(Vcpu vcpu)
+        {
+            vcpu.Blocked = true;
+            Withdraw(vcpu);
+        }
+
+        /// <summary>The control domain stops the domain (XEN_DOMCTL_pausedomain) until Unpause; its own blocking is kept apart.</summary>
+        internal static void Pause(Domain domain)
+        {
+            domain.Paused = true;
+            Withdraw(domain.Vcpu);
+        }
+
+        internal static void Unpause(Domain domain)
+        {
+            domain.Paused = false;
+            Admit(domain.Vcpu);
+        }
+
+        /// <summary>Makes the vCPU runnable if nothing holds it: not blocked, its domain alive and not paused.</summary>
+        private static void Admit(Vcpu vcpu)
+        {
+            if (vcpu.Runnable || vcpu.Blocked || vcpu.Domain.Paused || !vcpu.Domain.IsAlive || vcpu.State == RunState.Offline) return;
             ulong now = SystemClock.Now;
             vcpu.Runnable = true;
-            vcpu.PollDeadline = 0;
             vcpu.Enter(RunState.Runnable, now);
             s_bvt.Wake(vcpu.Domain.Id, now, out ulong repickBy);
             if (repickBy <= now) s_reschedule = true;
             else if (repickBy < s_repickBy) s_repickBy = repickBy;
         }
 
-        internal static void Block(Vcpu vcpu)
+        private static void Withdraw(Vcpu vcpu)
         {
             if (!vcpu.Runnable) return;
             ulong now = SystemClock.Now;

@@ -13,46 +13,56 @@ public sealed class DomainTests
     private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public Task A_guest_gets_Xens_start_info_and_version_hypercall_errors_and_powers_off_with_every_frame_returned() =>
+    public Task A_guest_the_control_domain_builds_gets_Xens_start_info_and_version_hypercall_errors_and_powers_off_with_every_frame_returned() =>
         Machine.BootAsync(Machine.Image("keel-guest-hello.img"), async (qemu, cancel) =>
         {
             await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
             var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
             Assert.Equal(16, Number(built.Groups["mib"]));
-            var startInfo = await qemu.WaitForLineAsync(GuestLine("dom0", @"start_info: magic (?<magic>\S+), (?<pages>\d+) pages, (?<tables>\d+) page-table frames, flags (?<flags>0x[0-9a-f]+)"), LineTimeout, cancel);
+            var startInfo = await qemu.WaitForLineAsync(GuestLine("hello", @"start_info: magic (?<magic>\S+), (?<pages>\d+) pages, (?<tables>\d+) page-table frames, flags (?<flags>0x[0-9a-f]+)"), LineTimeout, cancel);
             Assert.Equal("xen-3.0-x86_64", startInfo.Match.Groups["magic"].Value);
             Assert.Equal(16 * 256, Number(startInfo.Match.Groups["pages"]));
             // One L4, L3 and L2 and the L1s for the initial mapping (4 MiB: two L1s).
             Assert.Equal(5, Number(startInfo.Match.Groups["tables"]));
-            // SIF_PRIVILEGED | SIF_INITDOMAIN: the initial domain is the control domain.
-            Assert.Equal(3UL, Hex(startInfo.Match.Groups["flags"]));
-            await qemu.WaitForLineAsync(GuestLine("dom0", @"xen_version: 4\.17\.0-keel"), LineTimeout, cancel);
-            await qemu.WaitForLineAsync(GuestLine("dom0", "console_io with a kernel pointer: -14"), LineTimeout, cancel);
-            await qemu.WaitForLineAsync(GuestLine("dom0", "console_io with an unmapped pointer: -14"), LineTimeout, cancel);
-            await qemu.WaitForLineAsync(GuestLine("dom0", "hypercall 99: -38"), LineTimeout, cancel);
-            await qemu.WaitForLineAsync(GuestLine("dom0", "yield: 0"), LineTimeout, cancel);
+            // Neither SIF_PRIVILEGED nor SIF_INITDOMAIN: only the control domain has them.
+            Assert.Equal(0UL, Hex(startInfo.Match.Groups["flags"]));
+            await qemu.WaitForLineAsync(GuestLine("hello", @"xen_version: 4\.17\.0-keel"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("hello", "console_io with a kernel pointer: -14"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("hello", "console_io with an unmapped pointer: -14"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("hello", "hypercall 99: -38"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("hello", "yield: 0"), LineTimeout, cancel);
             var shutdown = (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match;
+            Assert.Equal("hello", shutdown.Groups["name"].Value);
             Assert.Equal("poweroff", shutdown.Groups["reason"].Value);
-            var after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
-            Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
-            await qemu.WaitForLineAsync(NoDomainRunning(), LineTimeout, cancel);
-            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+            await qemu.WaitForLineAsync(GuestLine("dom0", @"control: hello \(domain 1\) ended: poweroff"), LineTimeout, cancel);
+            await ExpectCleanEndAsync(qemu, built, cancel);
+            // Its line may come after the guest's first lines: the guest runs as soon as it is unpaused.
+            Assert.Contains("(dom0) control: started hello as domain 1", qemu.Lines);
         });
+
+    /// <summary>The control domain powers off once its guests have, giving back every frame the machine had before it was built.</summary>
+    private static async Task ExpectCleanEndAsync(Keel.Testing.Qemu.QemuMachine qemu, Match built, CancellationToken cancel)
+    {
+        await qemu.WaitForLineAsync(GuestLine("dom0", "control: every domain powered off; shutting down"), LineTimeout, cancel);
+        var after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
+        Assert.Equal(0, Number(after.Groups["alive"]));
+        Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
+        Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+    }
 
     [Theory]
     [InlineData("keel-guest-divide.img", "divide", "#DE divide error", 0)]
     [InlineData("keel-guest-pagefault.img", "page", "#PF page fault", 14)]
     [InlineData("keel-guest-opcode.img", "opcode", "#UD invalid opcode", 6)]
-    public Task A_guest_that_faults_without_a_handler_is_crashed_alone_with_a_report_and_its_frames_come_back(string image, string kind, string exception, int vector) =>
+    public Task A_guest_that_faults_without_a_handler_is_crashed_alone_with_a_report_while_another_powers_off(string image, string kind, string exception, int vector) =>
         Machine.BootAsync(Machine.Image(image), async (qemu, cancel) =>
         {
             await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
             var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
-            await qemu.WaitForLineAsync(GuestLine("dom0", $@"test domain: faulting on purpose \({kind}\)"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("faulty", $@"test domain: faulting on purpose \({kind}\)"), LineTimeout, cancel);
             var crash = await qemu.WaitForLineAsync(DomainCrashed(), LineTimeout, cancel);
-            Assert.Equal("dom0", crash.Match.Groups["name"].Value);
-            var after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
-            Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
+            Assert.Equal("faulty", crash.Match.Groups["name"].Value);
+            await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel);
             // The report's lines lie between the crash line and the frame count, in any order.
             var report = qemu.Lines.Skip(crash.Number).ToList();
             var line = Assert.Single(report, l => GuestException().IsMatch(l));
@@ -62,8 +72,15 @@ public sealed class DomainTests
             Assert.Contains(report, l => l.StartsWith("rip 0xffffffff8", StringComparison.Ordinal) && l.EndsWith("in guest kernel mode", StringComparison.Ordinal));
             Assert.Contains(report, l => FaultBytes().IsMatch(l) && !l.Contains("not mapped"));
             if (vector == 14) Assert.Contains(report, l => l.StartsWith("cr2 0x0000000000001000", StringComparison.Ordinal));
-            // The kernel itself goes on: it reports the end and shuts down cleanly.
-            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+
+            // The other guest runs on and powers off; the control domain sees why the first one ended.
+            await qemu.WaitForLineAsync(GuestLine("bystander", "test domain: powering off"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("dom0", $@"control: faulty \(domain \d+\) ended: crash: an exception the guest has no handler for: {Regex.Escape(exception)} at rip 0xffffffff8[0-9a-f]+"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("dom0", @"control: bystander \(domain \d+\) ended: poweroff"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("dom0", "control: a domain did not power off; shutting down with reason crash"), LineTimeout, cancel);
+            var after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
+            Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
+            Assert.Equal(DomainFailureExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
             Assert.DoesNotContain(qemu.Lines, l => l.Contains("still running after the fault", StringComparison.Ordinal));
             Assert.DoesNotContain(qemu.Lines, l => l.Contains("KERNEL FAULT", StringComparison.Ordinal));
         });
@@ -73,11 +90,12 @@ public sealed class DomainTests
         Machine.BootAsync(Machine.Image("keel-guest-traps.img"), async (qemu, cancel) =>
         {
             await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
             // Each probe faults (or traps) once and the handler makes it return: vector and error code as
             // the guest must see them (page-fault error codes with the user bit cleared: guest kernel mode).
             // shared_info, mapped by the guest itself with update_va_mapping, is where it reads CR2.
-            await qemu.WaitForLineAsync(GuestLine("dom0", "shared_info mapped: 0"), LineTimeout, cancel);
-            await qemu.WaitForLineAsync(GuestLine("dom0", "set_trap_table: 0"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("traps", "shared_info mapped: 0"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("traps", "set_trap_table: 0"), LineTimeout, cancel);
             (string Probe, int Vector, int Error, string Cr2)[] expected =
             [
                 ("int3", 3, 0, ""), ("int 0x80", 128, 0, ""), ("ud2", 6, 0, ""), ("divide by zero", 0, 0, ""),
@@ -88,14 +106,14 @@ public sealed class DomainTests
             ];
             foreach (var (probe, vector, error, cr2) in expected)
             {
-                await qemu.WaitForLineAsync(GuestLine("dom0", $"trap: {Regex.Escape(probe)}: vector {vector} error 0x{error:x16}{cr2}"), LineTimeout, cancel);
+                await qemu.WaitForLineAsync(GuestLine("traps", $"trap: {Regex.Escape(probe)}: vector {vector} error 0x{error:x16}{cr2}"), LineTimeout, cancel);
             }
-            await qemu.WaitForLineAsync(GuestLine("dom0", @"mov from cr3: 0x[0-9a-f]+ \(the L4's machine address\)"), LineTimeout, cancel);
-            await qemu.WaitForLineAsync(GuestLine("dom0", "forced cpuid 0x40000000: XenVMMXenVMM, max leaf 0x0000000040000002"), LineTimeout, cancel);
-            await qemu.WaitForLineAsync(GuestLine("dom0", "user mode: system call with rax 0x00000000000005ec from cs 0x000000000000e033 right after the user code's syscall"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("traps", @"mov from cr3: 0x[0-9a-f]+ \(the L4's machine address\)"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("traps", "forced cpuid 0x40000000: XenVMMXenVMM, max leaf 0x0000000040000002"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("traps", "user mode: system call with rax 0x00000000000005ec from cs 0x000000000000e033 right after the user code's syscall"), LineTimeout, cancel);
             var shutdown = (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match;
             Assert.Equal("poweroff", shutdown.Groups["reason"].Value);
-            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+            await ExpectCleanEndAsync(qemu, built, cancel);
         });
 
     [Fact]
@@ -113,14 +131,12 @@ public sealed class DomainTests
             ];
             foreach (var (what, result) in expected)
             {
-                await qemu.WaitForLineAsync(GuestLine("dom0", $@"paging: {Regex.Escape(what)}: {result}( \(.*\))?"), LineTimeout, cancel);
+                await qemu.WaitForLineAsync(GuestLine("paging", $@"paging: {Regex.Escape(what)}: {result}( \(.*\))?"), LineTimeout, cancel);
             }
             Assert.Contains(qemu.Lines, l => l.EndsWith("alias of start_info: 0 (reads the same)", StringComparison.Ordinal));
             var shutdown = (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match;
             Assert.Equal("poweroff", shutdown.Groups["reason"].Value);
-            var after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
-            Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
-            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+            await ExpectCleanEndAsync(qemu, built, cancel);
         });
 
     [Fact]
@@ -128,6 +144,7 @@ public sealed class DomainTests
         Machine.BootAsync(Machine.Image("keel-guest-time.img"), async (qemu, cancel) =>
         {
             await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
             foreach (var line in new[]
             {
                 "shared_info mapped: 0", "time: system time advances", "time: wall clock is plausible",
@@ -135,10 +152,10 @@ public sealed class DomainTests
                 "time: set_timer_op woke block after at least 30 ms",
             })
             {
-                await qemu.WaitForLineAsync(GuestLine("dom0", Regex.Escape(line)), LineTimeout, cancel);
+                await qemu.WaitForLineAsync(GuestLine("time", Regex.Escape(line)), LineTimeout, cancel);
             }
-            await qemu.WaitForLineAsync(GuestLine("dom0", @"time: virtual time stood still while blocked \(ran \d+ us of \d+ us\)"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("time", @"time: virtual time stood still while blocked \(ran \d+ us of \d+ us\)"), LineTimeout, cancel);
             Assert.Equal("poweroff", (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match.Groups["reason"].Value);
-            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+            await ExpectCleanEndAsync(qemu, built, cancel);
         });
 }

@@ -98,6 +98,9 @@ internal static partial class SerialContract
 
     public const int CleanShutdownExitStatus = 33;
 
+    /// <summary>The control domain ended without powering off: a guest crashed or did not power off (isa-debug-exit 0x12).</summary>
+    public const int DomainFailureExitStatus = 37;
+
     /// <summary>QEMU's exit status when the kernel writes 0x11 to isa-debug-exit after a fatal fault: (0x11 &lt;&lt; 1) | 1.</summary>
     public const int FatalFaultExitStatus = 35;
 

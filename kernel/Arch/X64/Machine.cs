@@ -5,8 +5,11 @@ namespace Keel.Kernel.Arch.X64
     {
         /// <summary>QEMU exits with status 33.</summary>
         Success = 0x10,
-        /// <summary>QEMU exits with status 35.</summary>
+        /// <summary>QEMU exits with status 35: the kernel failed.</summary>
         Failure = 0x11,
+        /// <summary>QEMU exits with status 37: the kernel is fine, but the control domain did not power off
+        /// (it reports that a guest crashed or did not power off that way).</summary>
+        DomainFailure = 0x12,
     }
 
     internal static class Machine

@@ -1,0 +1,130 @@
+using System;
+using System.Runtime;
+using Keel.Ringlib.Xen;
+using Keel.Runtime;
+
+namespace Keel.Guests.Control
+{
+    /// <summary>
+    /// The control domain. The kernel builds it first and hands it the manifest as its ramdisk; it builds
+    /// every domain the manifest lists from the boot module the manifest names (domctl), starts them all,
+    /// then watches them (getdomaininfo every 50 ms), reports how each ends and, for a crash, why, restarts
+    /// those whose policy says so, and, when the manifest asks, shuts the machine down once all have ended:
+    /// with reason poweroff if every guest powered off, crash otherwise, so a script can tell.
+    /// </summary>
+    internal static unsafe class ControlDomain
+    {
+        private const ulong PollInterval = 50_000_000;
+        private const int MaxRestarts = 16;
+
+        private static Manifest s_manifest;
+        private static long[] s_ids;
+        private static bool[] s_ended;
+        private static int s_restarts;
+        private static bool s_allPoweredOff = true;
+        private static uint s_firstModule;
+
+        [RuntimeExport("keel_guest_main")]
+        private static void Main()
+        {
+            SharedInfo.Map();
+            if (!ReadManifest(out s_firstModule)) Stop(ShutdownReason.Crash);
+            ManifestDomain[] domains = s_manifest.Domains;
+            s_ids = new long[domains.Length];
+            s_ended = new bool[domains.Length];
+            ulong started = Clock.Now;
+            for (int i = 0; i < domains.Length; i++) Start(i);
+            DomainConsole.WriteLine("control: " + DomainConsole.Decimal(domains.Length) + " domains started in " + DomainConsole.Decimal((long)((Clock.Now - started) / 1_000_000)) + " ms");
+            while (true)
+            {
+                Clock.SleepUntil(Clock.Now + PollInterval);
+                if (Watch() && s_manifest.ExitWhenDone) Stop(s_allPoweredOff ? ShutdownReason.Poweroff : ShutdownReason.Crash);
+            }
+        }
+
+        /// <summary>The manifest from start_info's ramdisk, and the index of its boot module (module=N counts from it).</summary>
+        private static bool ReadManifest(out uint firstModule)
+        {
+            firstModule = 0;
+            StartInfo* info = DomainEntry.StartInfo;
+            var text = new ReadOnlySpan<byte>((byte*)info->ModStart, (int)info->ModLen);
+            ManifestError error = Manifest.TryRead(text, out s_manifest);
+            if (error.IsError)
+            {
+                DomainConsole.WriteLine("control: the manifest is unusable: line " + DomainConsole.Decimal(error.Line) + ": " + Manifest.Describe(error.Problem));
+                return false;
+            }
+            for (uint index = 0; Domctl.ModuleInfo(index, out string name, out _) == 0; index++)
+            {
+                if (name == "manifest")
+                {
+                    firstModule = index;
+                    return true;
+                }
+            }
+            DomainConsole.WriteLine("control: no boot module is named manifest");
+            return false;
+        }
+
+        private static void Start(int i)
+        {
+            ManifestDomain d = s_manifest.Domains[i];
+            const ulong Ms = 1_000_000;
+            long id = Domctl.Build(s_firstModule + (uint)d.Module, (uint)d.MemoryMiB, (uint)d.Weight, d.Name, d.CommandLine, (ulong)d.WarpMs * Ms, (ulong)d.WarpLimitMs * Ms, (ulong)d.UnwarpMs * Ms);
+            s_ids[i] = id;
+            if (id < 0)
+            {
+                DomainConsole.WriteLine("control: cannot build " + d.Name + ": error " + DomainConsole.Decimal(id));
+                s_ended[i] = true;
+                s_allPoweredOff = false;
+                return;
+            }
+            long rc = Domctl.Unpause((ushort)id);
+            DomainConsole.WriteLine("control: started " + d.Name + " as domain " + DomainConsole.Decimal(id) + (rc == 0 ? "" : " (unpause: " + DomainConsole.Decimal(rc) + ")"));
+        }
+
+        /// <summary>Reports every domain that ended since the last look; true when none is left running.</summary>
+        private static bool Watch()
+        {
+            bool allEnded = true;
+            for (int i = 0; i < s_ids.Length; i++)
+            {
+                if (s_ended[i]) continue;
+                if (Domctl.GetInfo((ushort)s_ids[i], out DomainStatus status) != 0 || status.Id != s_ids[i] || !status.HasEnded)
+                {
+                    allEnded = false;
+                    continue;
+                }
+                ManifestDomain d = s_manifest.Domains[i];
+                string how = status.Reason == ShutdownReason.Crash ? "crash: " + Domctl.CrashReport(status.Id) : ReasonName(status.Reason);
+                DomainConsole.WriteLine("control: " + d.Name + " (domain " + DomainConsole.Decimal(status.Id) + ") ended: " + how);
+                if (status.Reason == ShutdownReason.Crash && d.OnCrash == DomainAction.Restart && s_restarts < MaxRestarts)
+                {
+                    s_restarts++;
+                    DomainConsole.WriteLine("control: restarting " + d.Name + " (on_crash = restart)");
+                    Start(i);
+                    allEnded = false;
+                    continue;
+                }
+                s_ended[i] = true;
+                if (status.Reason != ShutdownReason.Poweroff) s_allPoweredOff = false;
+            }
+            return allEnded;
+        }
+
+        private static string ReasonName(ShutdownReason reason) => reason switch
+        {
+            ShutdownReason.Poweroff => "poweroff",
+            ShutdownReason.Reboot => "reboot",
+            ShutdownReason.Suspend => "suspend",
+            ShutdownReason.Crash => "crash",
+            _ => "watchdog",
+        };
+
+        private static void Stop(ShutdownReason reason)
+        {
+            DomainConsole.WriteLine(reason == ShutdownReason.Poweroff ? "control: every domain powered off; shutting down" : "control: a domain did not power off; shutting down with reason crash");
+            Hypercall.Shutdown(reason);
+        }
+    }
+}

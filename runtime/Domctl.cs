@@ -1,0 +1,111 @@
+using System;
+using Keel.Ringlib.Xen;
+
+namespace Keel.Runtime
+{
+    /// <summary>What getdomaininfo says of a domain, decoded.</summary>
+    public struct DomainStatus
+    {
+        public ushort Id;
+        public uint Flags;
+        public ulong TotalPages, CpuTimeNs;
+
+        public bool HasEnded => (Flags & DomctlAbi.Shutdown) != 0;
+
+        public ShutdownReason Reason => (ShutdownReason)((Flags >> DomctlAbi.ShutdownShift) & 0xFF);
+    }
+
+    /// <summary>The control domain's privileged operations (domctl), one wrapper each; results are Xen's codes.</summary>
+    public static unsafe class Domctl
+    {
+        private static long Call(ref DomctlAbi.Request request, uint command, ushort domain)
+        {
+            request.Command = command;
+            request.InterfaceVersion = DomctlAbi.InterfaceVersion;
+            request.Domain = domain;
+            fixed (DomctlAbi.Request* pointer = &request) return Hypercall.Raw((ulong)HypercallNumber.Domctl, (ulong)pointer);
+        }
+
+        /// <summary>Builds a domain (left paused) from boot module `module`; its id on success, else a negative errno.</summary>
+        public static long Build(uint module, uint memoryMiB, uint weight, string name, string commandLine, ulong warpNs = 0, ulong warpLimitNs = 0, ulong unwarpNs = 0)
+        {
+            DomctlAbi.Request request = default;
+            ref DomctlAbi.BuildRequest build = ref request.U.Build;
+            build.Module = module;
+            build.MemoryMiB = memoryMiB;
+            build.Weight = weight;
+            build.WarpNs = warpNs;
+            build.WarpLimitNs = warpLimitNs;
+            build.UnwarpNs = unwarpNs;
+            fixed (byte* text = build.Name) DomctlAbi.SetText(text, DomctlAbi.NameBytes, name);
+            byte* line = stackalloc byte[commandLine.Length + 1];
+            for (int i = 0; i < commandLine.Length; i++) line[i] = (byte)commandLine[i];
+            build.CommandLine = (ulong)line;
+            build.CommandLineLength = (uint)commandLine.Length;
+            long rc = Call(ref request, DomctlAbi.Build, 0);
+            return rc < 0 ? rc : request.Domain;
+        }
+
+        public static long Unpause(ushort domain)
+        {
+            DomctlAbi.Request request = default;
+            return Call(ref request, DomctlAbi.UnpauseDomain, domain);
+        }
+
+        public static long Pause(ushort domain)
+        {
+            DomctlAbi.Request request = default;
+            return Call(ref request, DomctlAbi.PauseDomain, domain);
+        }
+
+        public static long Destroy(ushort domain)
+        {
+            DomctlAbi.Request request = default;
+            return Call(ref request, DomctlAbi.DestroyDomain, domain);
+        }
+
+        public static long MaxMem(ushort domain, ulong kilobytes)
+        {
+            DomctlAbi.Request request = default;
+            request.U.MaxMem.MaxKilobytes = kilobytes;
+            return Call(ref request, DomctlAbi.MaxMem, domain);
+        }
+
+        /// <summary>getdomaininfo for the first domain with an id of at least `from`.</summary>
+        public static long GetInfo(ushort from, out DomainStatus status)
+        {
+            DomctlAbi.Request request = default;
+            long rc = Call(ref request, DomctlAbi.GetDomainInfo, from);
+            status = new DomainStatus
+            {
+                Id = request.U.Info.Domain,
+                Flags = request.U.Info.Flags,
+                TotalPages = request.U.Info.TotalPages,
+                CpuTimeNs = request.U.Info.CpuTime,
+            };
+            return rc;
+        }
+
+        /// <summary>Boot module `index`: its string (e.g. "manifest", "kernel test-domain") and size.</summary>
+        public static long ModuleInfo(uint index, out string text, out ulong bytes)
+        {
+            DomctlAbi.Request request = default;
+            request.U.Module.Index = index;
+            long rc = Call(ref request, DomctlAbi.ModuleInfo, 0);
+            text = rc == 0 ? DomctlAbi.Text(request.U.Module.Text, DomctlAbi.ModuleTextBytes) : "";
+            bytes = request.U.Module.Bytes;
+            return rc;
+        }
+
+        /// <summary>Why the kernel ended a domain (empty if it was not crashed).</summary>
+        public static string CrashReport(ushort domain)
+        {
+            byte* buffer = stackalloc byte[256];
+            DomctlAbi.Request request = default;
+            request.U.Text.Address = (ulong)buffer;
+            request.U.Text.Length = 256;
+            if (Call(ref request, DomctlAbi.CrashReport, domain) != 0) return "";
+            return DomctlAbi.Text(new ReadOnlySpan<byte>(buffer, (int)request.U.Text.Length));
+        }
+    }
+}
