@@ -90,6 +90,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-guest-divide.img", "", control, TestManifest("guest-fault-divide")),
     ("keel-guest-pagefault.img", "", control, TestManifest("guest-fault-page")),
     ("keel-guest-opcode.img", "", control, TestManifest("guest-fault-opcode")),
+    ("keel-bvt.img", "", control, TestManifest("bvt")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

@@ -10,6 +10,7 @@ namespace Keel.Guests.Tests
     ///   traps        install its own trap table and show each kind of trap delivered and returned from
     ///   paging       change its own mappings through direct paging, and try what the rules refuse
     ///   time         read system and wall-clock time from shared_info, sleep, and wake from its timer
+    ///   spin=..., sleeper=...  scheduling measurements (SchedulingTests)
     ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2
     /// Each line it prints is a fact a test checks.
     /// </summary>
@@ -24,6 +25,8 @@ namespace Keel.Guests.Tests
             else if (command == "traps") TrapTests.Run();
             else if (command == "paging") PagingTests.Run();
             else if (command == "time") TimeTests.Run();
+            else if (command.StartsWith("spin=")) SchedulingTests.Spin(command.Substring(5));
+            else if (command.StartsWith("sleeper=")) SchedulingTests.Sleeper(command.Substring(8));
             else if (command.StartsWith("fault=")) Fault(command.Substring(6));
             else DomainConsole.WriteLine("test domain: unknown command");
         }
