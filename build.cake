@@ -91,6 +91,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-guest-pagefault.img", "", control, TestManifest("guest-fault-page")),
     ("keel-guest-opcode.img", "", control, TestManifest("guest-fault-opcode")),
     ("keel-bvt.img", "", control, TestManifest("bvt")),
+    ("keel-many.img", "", control, TestManifest("many")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

@@ -34,7 +34,8 @@ namespace Keel.Guests.Control
             s_ended = new bool[domains.Length];
             ulong started = Clock.Now;
             for (int i = 0; i < domains.Length; i++) Start(i);
-            DomainConsole.WriteLine("control: " + DomainConsole.Decimal(domains.Length) + " domains started in " + DomainConsole.Decimal((long)((Clock.Now - started) / 1_000_000)) + " ms");
+            DomainConsole.WriteLine("control: " + DomainConsole.Decimal(domains.Length) + " domains started in " + DomainConsole.Decimal((long)((Clock.Now - started) / 1_000_000)) + " ms; "
+                + DomainConsole.Decimal(CountRunning()) + " running at system time " + DomainConsole.Decimal((long)(Clock.Now / 1_000_000)) + " ms");
             while (true)
             {
                 Clock.SleepUntil(Clock.Now + PollInterval);
@@ -81,6 +82,17 @@ namespace Keel.Guests.Control
             }
             long rc = Domctl.Unpause((ushort)id);
             DomainConsole.WriteLine("control: started " + d.Name + " as domain " + DomainConsole.Decimal(id) + (rc == 0 ? "" : " (unpause: " + DomainConsole.Decimal(rc) + ")"));
+        }
+
+        /// <summary>How many of the manifest's domains getdomaininfo shows alive now.</summary>
+        private static int CountRunning()
+        {
+            int running = 0;
+            for (int i = 0; i < s_ids.Length; i++)
+            {
+                if (s_ids[i] >= 0 && Domctl.GetInfo((ushort)s_ids[i], out DomainStatus status) == 0 && status.Id == s_ids[i] && !status.HasEnded) running++;
+            }
+            return running;
         }
 
         /// <summary>Reports every domain that ended since the last look; true when none is left running.</summary>

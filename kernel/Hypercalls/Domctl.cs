@@ -116,6 +116,7 @@ namespace Keel.Kernel.Hypercalls
 
             Domain domain = DomainTable.Create(name, privileged: false);
             if (domain == null) return Errno.ENOSPC;
+            ulong heapBefore = Internal.Runtime.Heap.AllocatedBytes;
             domain.Weight = build.Weight;
             domain.WarpNs = build.WarpNs;
             domain.WarpLimitNs = build.WarpLimitNs;
@@ -129,6 +130,7 @@ namespace Keel.Kernel.Hypercalls
                 return Errno.EINVAL;
             }
             request.Domain = domain.Id;
+            DomainLifecycle.ReportBuilt(domain, build.MemoryMiB, Internal.Runtime.Heap.AllocatedBytes - heapBefore);
             return 0;
         }
 
