@@ -92,6 +92,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-guest-opcode.img", "", control, TestManifest("guest-fault-opcode")),
     ("keel-bvt.img", "", control, TestManifest("bvt")),
     ("keel-many.img", "", control, TestManifest("many")),
+    ("keel-hostile.img", "", control, TestManifest("hostile")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).
