@@ -93,6 +93,8 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-bvt.img", "", control, TestManifest("bvt")),
     ("keel-many.img", "", control, TestManifest("many")),
     ("keel-hostile.img", "", control, TestManifest("hostile")),
+    // The Bench target's kernel micro-benchmarks.
+    ("keel-bench.img", "", control, "tests/Keel.Bench/Manifests/bench.toml"),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

@@ -68,6 +68,8 @@ public static class DomainStubs
             a.shl(rdx, 32);
             a.or(rax, rdx);
         });
+        // A call that does nothing: the baseline the hypercall benchmarks compare against.
+        Leaf("keel_nop", () => { });
         // The image's first address: its VIRT_BASE, since a Keel domain's first page is pfn 0.
         Leaf("keel_image_base", () => a.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.RAX, LinkSlot("__keel_text_start"))));
     }

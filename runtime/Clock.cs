@@ -16,6 +16,9 @@ namespace Keel.Runtime
         [RuntimeImport("keel_rdtsc"), MethodImpl(MethodImplOptions.InternalCall)]
         private static extern ulong ReadTsc();
 
+        /// <summary>The TSC: cycles, for measurements.</summary>
+        public static ulong Cycles() => ReadTsc();
+
         /// <summary>Nanoseconds of system time (since the kernel started its clock).</summary>
         public static ulong Now
         {

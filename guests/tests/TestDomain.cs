@@ -13,6 +13,7 @@ namespace Keel.Guests.Tests
     ///   spin=..., sleeper=...  scheduling measurements (SchedulingTests)
     ///   heartbeat=UNTIL  beat once a second until UNTIL ms of system time, checking its own memory each time
     ///   hostile=SEED:COUNT  attack the kernel and the other domains (HostileTests)
+    ///   bench=T, bench-partner=T  micro-benchmarks in TSC cycles (BenchTests)
     ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2
     /// Each line it prints is a fact a test checks.
     /// </summary>
@@ -30,6 +31,8 @@ namespace Keel.Guests.Tests
             else if (command.StartsWith("spin=")) SchedulingTests.Spin(command.Substring(5));
             else if (command.StartsWith("heartbeat=")) Heartbeat.Run(command.Substring(10));
             else if (command.StartsWith("hostile=")) HostileTests.Run(command.Substring(8));
+            else if (command.StartsWith("bench=")) BenchTests.Run(command.Substring(6));
+            else if (command.StartsWith("bench-partner=")) BenchTests.Partner(command.Substring(14));
             else if (command.StartsWith("sleeper=")) SchedulingTests.Sleeper(command.Substring(8));
             else if (command.StartsWith("fault=")) Fault(command.Substring(6));
             else DomainConsole.WriteLine("test domain: unknown command");

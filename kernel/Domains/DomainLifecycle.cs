@@ -30,7 +30,7 @@ namespace Keel.Kernel.Domains
         /// Vcpu objects, its p2m copy, its virtual IDT: the paper's "kernel memory per domain"; its page
         /// tables and shared_info are frames of the domain's own allocation).
         /// </summary>
-        internal static void ReportBuilt(Domain domain, uint mib, ulong heapBytes)
+        internal static void ReportBuilt(Domain domain, uint mib, ulong heapBytes, ulong buildNs)
         {
             Console.Write("keel: domain ");
             Console.Decimal(domain.Id);
@@ -40,7 +40,9 @@ namespace Keel.Kernel.Domains
             Console.Decimal(mib);
             Console.Write(" MiB, ");
             Console.Decimal(heapBytes);
-            Console.Write(" bytes of kernel heap; ");
+            Console.Write(" bytes of kernel heap, in ");
+            Console.Decimal(buildNs / 1000);
+            Console.Write(" us; ");
             Console.Decimal(Frames.FreeFrames);
             Console.WriteLine(" frames free");
         }

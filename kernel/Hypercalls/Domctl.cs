@@ -117,6 +117,7 @@ namespace Keel.Kernel.Hypercalls
             Domain domain = DomainTable.Create(name, privileged: false);
             if (domain == null) return Errno.ENOSPC;
             ulong heapBefore = Internal.Runtime.Heap.AllocatedBytes;
+            ulong startedAt = Time.SystemClock.Now;
             domain.Weight = build.Weight;
             domain.WarpNs = build.WarpNs;
             domain.WarpLimitNs = build.WarpLimitNs;
@@ -130,7 +131,7 @@ namespace Keel.Kernel.Hypercalls
                 return Errno.EINVAL;
             }
             request.Domain = domain.Id;
-            DomainLifecycle.ReportBuilt(domain, build.MemoryMiB, Internal.Runtime.Heap.AllocatedBytes - heapBefore);
+            DomainLifecycle.ReportBuilt(domain, build.MemoryMiB, Internal.Runtime.Heap.AllocatedBytes - heapBefore, Time.SystemClock.Now - startedAt);
             return 0;
         }
 

@@ -20,7 +20,7 @@ namespace Keel.Kernel.Hypercalls
             switch ((SchedCommand)call.A1)
             {
                 case SchedCommand.Yield:
-                    Scheduler.RequestReschedule();
+                    Scheduler.Yield(vcpu);
                     return 0;
                 case SchedCommand.Block:
                     return Block(vcpu);

@@ -69,6 +69,12 @@ namespace Keel.Kernel.Scheduling
         private readonly ulong _maxSliceNs;
         private long _svt;
         private int _running = None;
+
+        /// <summary>One past the highest id ever added: the scans stop there, so a large capacity costs nothing until used.</summary>
+        private int _scanLimit;
+
+        /// <summary>The runner that yielded since the last PickNext, or None.</summary>
+        private int _yielder = None;
         private ulong _dispatchedAt;
         private ulong _sliceEnd;
 
@@ -114,6 +120,7 @@ namespace Keel.Kernel.Scheduling
             entity.Present = true;
             entity.A = _svt;
             entity.SetWeight(weight, _mcuNs, _allowanceNs);
+            if (id >= _scanLimit) _scanLimit = id + 1;
             return BvtStatus.Ok;
         }
 
@@ -210,6 +217,7 @@ namespace Keel.Kernel.Scheduling
             RefreshSvt(now);
             RebaseIfDue();
             Choice choice = Choose(previous, now);
+            _yielder = None;
             ForgetWakeups();
             if (previous != None && choice.Next != previous) _entities[previous].WaitingSince = now;
             ulong slice = choice.Next == None ? _maxSliceNs : SliceFor(choice, now);
@@ -217,6 +225,18 @@ namespace Keel.Kernel.Scheduling
             _dispatchedAt = now;
             _sliceEnd = now + slice;
             return new BvtDecision(choice.Next, slice);
+        }
+
+        /// <summary>
+        /// The running entity gives the CPU away (SCHEDOP_yield): the next PickNext chooses another runnable
+        /// entity, the lowest E among them, even within the runner's allowance; with nobody else runnable the
+        /// runner goes on. Its virtual time is charged as usual, so yielding neither costs nor earns share.
+        /// </summary>
+        public BvtStatus Yield(int id)
+        {
+            BvtStatus status = Check(id);
+            if (status == BvtStatus.Ok && id == _running) _yielder = id;
+            return status;
         }
 
         /// <summary>An entity's state; the running one as if charged up to <paramref name="now"/>.</summary>
@@ -250,7 +270,7 @@ namespace Keel.Kernel.Scheduling
         {
             bool any = false;
             long min = 0;
-            for (int i = 0; i < _entities.Length; i++)
+            for (int i = 0; i < _scanLimit; i++)
             {
                 if (!_entities[i].Runnable) continue;
                 long a = i == _running ? Projected(i, now).A : _entities[i].A;
@@ -270,7 +290,7 @@ namespace Keel.Kernel.Scheduling
         {
             if (_svt < RebaseAt) return;
             long shift = _svt;
-            for (int i = 0; i < _entities.Length; i++)
+            for (int i = 0; i < _scanLimit; i++)
             {
                 ref BvtEntity entity = ref _entities[i];
                 if (entity.Present) entity.A = entity.A > shift ? entity.A - shift : 0;
@@ -289,7 +309,7 @@ namespace Keel.Kernel.Scheduling
             ref BvtEntity runner = ref _entities[previous];
             long runnerE = runner.Effective(now);
             bool preempted = others.Lowest != None &&
-                (others.LowestE <= runnerE - runner.AllowanceAdvance || (others.HasWoken && others.LowestWokenE <= runnerE));
+                (previous == _yielder || others.LowestE <= runnerE - runner.AllowanceAdvance || (others.HasWoken && others.LowestWokenE <= runnerE));
             if (!preempted) return new Choice(previous, others.Lowest != None, others.LowestE);
             long runnerUpE = others.HasSecond && others.SecondE < runnerE ? others.SecondE : runnerE;
             return new Choice(others.Lowest, true, runnerUpE);
@@ -300,7 +320,7 @@ namespace Keel.Kernel.Scheduling
         {
             Ranking ranking = default;
             ranking.Lowest = None;
-            for (int i = 0; i < _entities.Length; i++)
+            for (int i = 0; i < _scanLimit; i++)
             {
                 ref BvtEntity entity = ref _entities[i];
                 if (!entity.Runnable || i == excluded) continue;
@@ -330,7 +350,7 @@ namespace Keel.Kernel.Scheduling
 
         private void ForgetWakeups()
         {
-            for (int i = 0; i < _entities.Length; i++) _entities[i].Woken = false;
+            for (int i = 0; i < _scanLimit; i++) _entities[i].Woken = false;
         }
 
         private ulong SliceFor(Choice choice, ulong now)
@@ -366,7 +386,7 @@ namespace Keel.Kernel.Scheduling
         private ulong UntilNextRewarp(ulong now)
         {
             ulong soonest = _maxSliceNs;
-            for (int i = 0; i < _entities.Length; i++)
+            for (int i = 0; i < _scanLimit; i++)
             {
                 ref BvtEntity entity = ref _entities[i];
                 if (entity.Runnable && entity.WarpNs != 0 && entity.UnwarpedUntil > now)

@@ -77,8 +77,12 @@ namespace Keel.Kernel.Scheduling
             s_reschedule = true;
         }
 
-        /// <summary>Asks for a new pick when the kernel is about to leave (a yield).</summary>
-        internal static void RequestReschedule() => s_reschedule = true;
+        /// <summary>SCHEDOP_yield: another runnable vCPU, if there is one, gets the CPU when the kernel leaves.</summary>
+        internal static void Yield(Vcpu vcpu)
+        {
+            s_bvt.Yield(vcpu.Domain.Id);
+            s_reschedule = true;
+        }
 
         /// <summary>The vCPU has something to do (a timer, an event): it runs again unless its domain is paused.</summary>
         internal static void Wake(Vcpu vcpu)

@@ -8,6 +8,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Keel.Bench.Boot;
+using Keel.Bench.Kernel;
 using Keel.Bench.Rings;
 
 namespace Keel.Bench;
@@ -19,6 +20,7 @@ public static class Program
     {
         new RingBenchmarks(),
         new BootBenchmarks(),
+        new KernelBenchmarks(),
     };
 
     public static int Main(string[] args)

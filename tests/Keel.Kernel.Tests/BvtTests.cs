@@ -33,6 +33,30 @@ public class BvtTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_yield_gives_the_cpu_to_another_runnable_entity_within_the_allowance_but_not_when_alone()
+    {
+        var bvt = NewBvt();
+        Assert.Equal(BvtStatus.Ok, bvt.Add(0, 256));
+        Assert.Equal(BvtStatus.Ok, bvt.Add(1, 256));
+        bvt.Wake(0, 0, out _);
+        Assert.Equal(0, bvt.PickNext(0).Id);
+        // Alone, the yielder goes on.
+        Assert.Equal(BvtStatus.Ok, bvt.Yield(0));
+        Assert.Equal(0, bvt.PickNext(Mcu).Id);
+        bvt.Wake(1, Mcu, out _);
+        int running = bvt.PickNext(2 * Mcu).Id;
+        // Within the allowance no one would be switched out; a yield switches anyway, each time.
+        for (ulong t = 3; t < 13; t++)
+        {
+            Assert.Equal(BvtStatus.Ok, bvt.Yield(running));
+            int next = bvt.PickNext(t * Mcu).Id;
+            Assert.NotEqual(running, next);
+            running = next;
+        }
+        Assert.Equal(BvtStatus.UnknownId, bvt.Yield(5));
+    }
+
+    [Fact]
     public void Equal_entities_switch_no_more_often_than_the_context_switch_allowance()
     {
         var sim = new BvtSimulation(NewBvt());

@@ -10,7 +10,7 @@ public sealed partial class ScaleTests
     [GeneratedRegex(@"^\(dom0\) control: (?<count>\d+) domains started in (?<ms>\d+) ms; (?<running>\d+) running at system time (?<at>\d+) ms$")]
     private static partial Regex AllStarted();
 
-    [GeneratedRegex(@"^keel: domain \d+ \(beat-\d+\) built: 4 MiB, (?<heap>\d+) bytes of kernel heap; \d+ frames free$")]
+    [GeneratedRegex(@"^keel: domain \d+ \(beat-\d+\) built: 4 MiB, (?<heap>\d+) bytes of kernel heap, in \d+ us; \d+ frames free$")]
     private static partial Regex Built();
 
     [GeneratedRegex(@"^\((?<name>beat-\d+)\) heartbeat (?<beat>\d+): memory verified$")]

@@ -1,0 +1,93 @@
+using Keel.Ringlib.Xen;
+using Keel.Runtime;
+
+namespace Keel.Guests.Tests
+{
+    /// <summary>
+    /// Micro-benchmarks in TSC cycles, each printed as "bench: NAME CYCLES cycles per op (N ops)", with
+    /// the baseline each is compared against measured in the same boot: a plain call, the null hypercall,
+    /// mmu_update in batches of 1 and 512 entries, update_va_mapping, a trap bounce (int3 to the handler and
+    /// iret back), and yield alone and with a partner domain yielding too (a domain switch each time).
+    ///   bench=T          measures, and at T ms of system time starts the yield ping-pong
+    ///   bench-partner=T  sleeps until T, then yields as often as the bench domain does
+    /// </summary>
+    internal static unsafe class BenchTests
+    {
+        private const int Calls = 20000, Batches = 200, Yields = 5000;
+
+        internal static void Run(string at)
+        {
+            SharedInfo.Map();
+            GuestTraps.Handler = OnTrap;
+            byte* vectors = stackalloc byte[] { 3 };
+            GuestTraps.Install(new System.ReadOnlySpan<byte>(vectors, 1), 0);
+            ulong start = Milliseconds(at) * 1_000_000;
+            // Measured alone: the control domain has built every other domain by half-time.
+            Clock.SleepUntil(start / 2);
+
+            ulong t = Clock.Cycles();
+            for (int i = 0; i < Calls; i++) Probes.Nothing();
+            Report("call.plain", Clock.Cycles() - t, Calls);
+            t = Clock.Cycles();
+            for (int i = 0; i < Calls; i++) Hypercall.XenVersion(VersionCommand.Version, null);
+            Report("hypercall.null", Clock.Cycles() - t, Calls);
+            t = Clock.Cycles();
+            for (int i = 0; i < Calls; i++) Probes.Int3();
+            Report("trap.bounce", Clock.Cycles() - t, Calls);
+            MmuBenchmarks();
+
+            t = Clock.Cycles();
+            for (int i = 0; i < Yields; i++) Hypercall.Yield();
+            Report("yield.alone", Clock.Cycles() - t, Yields);
+            Clock.SleepUntil(start);
+            t = Clock.Cycles();
+            for (int i = 0; i < Yields; i++) Hypercall.Yield();
+            Report("yield.switching", Clock.Cycles() - t, Yields);
+        }
+
+        internal static void Partner(string at)
+        {
+            SharedInfo.Map();
+            Clock.SleepUntil(Milliseconds(at) * 1_000_000);
+            for (int i = 0; i < Yields; i++) Hypercall.Yield();
+        }
+
+        /// <summary>The page-table updates toggle the writable bit of one spare page's entry: each a full validation.</summary>
+        private static void MmuBenchmarks()
+        {
+            ulong spare = Memory.InitialMappingEnd - 3 * Memory.PageSize;
+            ulong pte = Memory.L1EntryMachineAddress(spare);
+            ulong frame = Memory.MachineFrame((spare - DomainEntry.ImageBase) / Memory.PageSize);
+            ulong readOnly = (frame << 12) | 0x21, writable = (frame << 12) | 0x63;
+            MmuUpdateRequest* batch = stackalloc MmuUpdateRequest[512];
+            for (int i = 0; i < 512; i++) batch[i] = new MmuUpdateRequest { Ptr = pte, Val = (i & 1) == 0 ? readOnly : writable };
+            uint done;
+            ulong t = Clock.Cycles();
+            for (int i = 0; i < Calls; i++) Hypercall.Raw((ulong)HypercallNumber.MmuUpdate, (ulong)(batch + (i & 1)), 1, (ulong)&done, DomainIds.Self);
+            Report("mmu_update.batch1", Clock.Cycles() - t, Calls);
+            t = Clock.Cycles();
+            for (int i = 0; i < Batches; i++) Hypercall.Raw((ulong)HypercallNumber.MmuUpdate, (ulong)batch, 512, (ulong)&done, DomainIds.Self);
+            Report("mmu_update.batch512", Clock.Cycles() - t, Batches * 512);
+            t = Clock.Cycles();
+            for (int i = 0; i < Calls; i++) Memory.UpdateVaMapping(spare, (i & 1) == 0 ? readOnly : writable, UpdateVaFlags.Invlpg);
+            Report("update_va_mapping", Clock.Cycles() - t, Calls);
+        }
+
+        private static void Report(string name, ulong cycles, long ops)
+        {
+            DomainConsole.WriteLine("bench: " + name + " " + DomainConsole.Decimal((long)(cycles / (ulong)ops)) + " cycles per op (" + DomainConsole.Decimal(ops) + " ops)");
+        }
+
+        private static ulong Milliseconds(string text)
+        {
+            ulong value = 0;
+            for (int i = 0; i < text.Length && text[i] >= '0' && text[i] <= '9'; i++) value = value * 10 + (ulong)(text[i] - '0');
+            return value;
+        }
+
+        private static void OnTrap(TrapFrame* frame)
+        {
+            if (!Probes.ReturnFromProbe(frame)) Hypercall.Shutdown(ShutdownReason.Crash);
+        }
+    }
+}
