@@ -3,6 +3,7 @@
 //   ./build.sh --target=Build           every project: the freestanding kernel and core library, the image tool, host projects
 //   ./build.sh --target=Image           artifacts/keel.img and the fault-test images (keel-pagefault, keel-throw, keel-stackoverflow)
 //   ./build.sh --target=Run [--firmware=uefi] [--image=artifacts/keel-pagefault.img]
+//              [--manifest=FILE] [--guest=PATH[,memory=MiB][,cmdline=...]]... [--exit [--timeout=SECONDS]] [--memory=MiB]
 //                                       boots an image with the serial console on this terminal (Ctrl-A X quits)
 //   ./build.sh --target=Test            every tests/**/*.Tests project; ends with the line "N passed, N failed"
 //   ./build.sh --target=Bench           the benchmarks in tests/Keel.Bench, report under artifacts/bench
@@ -138,17 +139,64 @@ Task("Image")
     }
 });
 
+// A manifest for Run's --manifest, --guest and --exit: the chosen manifest (the default one if none), with
+// each --guest=PATH[,memory=MiB][,cmdline=TEXT] appended as a domain named guest, guest-1, ... and, with --exit,
+// exit_when_done set so the machine stops once every domain has ended.
+string RunManifest(string manifest, IList<string> guests, bool exit)
+{
+    var text = new System.Text.StringBuilder();
+    var lines = System.IO.File.ReadAllLines(manifest).Where(l => !(exit && l.TrimStart().StartsWith("exit_when_done"))).ToList();
+    bool hasSystem = lines.Any(l => l.Trim() == "[system]");
+    if (exit && !hasSystem) text.AppendLine("[system]\nexit_when_done = true\n");
+    foreach (string line in lines)
+    {
+        text.AppendLine(line);
+        if (exit && line.Trim() == "[system]") text.AppendLine("exit_when_done = true");
+    }
+    for (int i = 0; i < guests.Count; i++)
+    {
+        string[] parts = guests[i].Split(',', 2);
+        string kernel = MakeAbsolute(File(parts[0])).FullPath;
+        if (!System.IO.File.Exists(kernel)) throw new Exception($"--guest: {kernel} does not exist");
+        string memory = "32", cmdline = "";
+        foreach (string option in parts.Length > 1 ? parts[1].Split(',') : new string[0])
+        {
+            if (option.StartsWith("memory=")) memory = option.Substring(7);
+            else if (option.StartsWith("cmdline=")) cmdline = option.Substring(8);
+            else throw new Exception($"--guest: unknown option '{option}' (memory=MiB, cmdline=TEXT)");
+        }
+        text.AppendLine($"\n[[domain]]\nname = \"{(i == 0 ? "guest" : $"guest-{i}")}\"\nkernel = \"{kernel.Replace("\\", "\\\\")}\"\nmemory = {memory}\ncmdline = \"{cmdline.Replace("\"", "\\\"")}\"");
+    }
+    var path = artifacts.Combine("run").CombineWithFilePath("run.toml");
+    EnsureDirectoryExists(path.GetDirectory());
+    System.IO.File.WriteAllText(path.FullPath, text.ToString());
+    return path.FullPath;
+}
+
 Task("Run")
-    .Description("Boots an image in QEMU with the serial console on this terminal (--firmware=bios|uefi, --image=<path>)")
+    .Description("Boots an image in QEMU with the serial console on this terminal (--firmware=bios|uefi, --image=<path>, --manifest=FILE, --guest=PATH[,memory=MiB][,cmdline=...], --exit)")
     .IsDependentOn("Image")
     .Does(() =>
 {
     string firmware = Argument("firmware", "bios");
     var image = MakeAbsolute(File(Argument("image", artifacts.CombineWithFilePath("keel.img").FullPath)));
+    var guests = Arguments<string>("guest", new string[0]).ToList();
+    bool exit = HasArgument("exit");
+    if (HasArgument("manifest") || guests.Count > 0 || exit)
+    {
+        // An image of its own: the control domain with the manifest the options describe.
+        string manifest = RunManifest(MakeAbsolute(File(Argument("manifest", "manifests/default.toml"))).FullPath, guests, exit);
+        image = artifacts.Combine("run").CombineWithFilePath("keel-run.img");
+        ExecuteOrFail("dotnet", new ProcessArgumentBuilder()
+            .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").Append("image").Append("--")
+            .Append("--output").AppendQuoted(image.FullPath)
+            .Append("--module").AppendQuoted(root.CombineWithFilePath(ControlDomain).FullPath).AppendQuoted("dom0")
+            .Append("--manifest").AppendQuoted(manifest));
+    }
 
     // -nographic puts the serial port and QEMU's monitor on this terminal; Ctrl-A X quits, Ctrl-A C toggles the monitor.
     var arguments = new ProcessArgumentBuilder()
-        .Append("-nographic").Append("-no-reboot").Append("-m").Append("256M").Append("-nic").Append("none")
+        .Append("-nographic").Append("-no-reboot").Append("-m").Append(Argument("memory", "256") + "M").Append("-nic").Append("none")
         .Append("-device").Append("isa-debug-exit,iobase=0xf4,iosize=0x04")
         // snapshot=on: the guest's writes to the disk are thrown away, so the image stays as built.
         .Append("-drive").Append($"format=raw,file={image.FullPath},snapshot=on");
@@ -170,18 +218,30 @@ Task("Run")
     }
 
     Information("Booting {0} with {1} firmware; Ctrl-A X quits", root.GetRelativePath(image), firmware);
-    int status = Execute("qemu-system-x86_64", arguments);
+    // With --exit a run that hangs is cut off (--timeout=SECONDS, 300 by default) and counts as a failure.
+    int timeout = exit ? Argument("timeout", 300) : 0;
+    int status;
+    using (var qemu = StartAndReturnProcess("qemu-system-x86_64", new ProcessSettings { Arguments = arguments, WorkingDirectory = root }))
+    {
+        if (timeout > 0 && !qemu.WaitForExit(timeout * 1000))
+        {
+            qemu.Kill();
+            throw new Exception($"the run did not end within {timeout} s and was cut off");
+        }
+        qemu.WaitForExit();
+        status = qemu.GetExitCode();
+    }
     // The kernel ends a run through isa-debug-exit: writing v to port 0xf4 makes QEMU exit with 2v+1.
     string meaning = status switch
     {
         0 => "QEMU was quit",
-        33 => "the kernel shut down",
+        33 => exit ? "every domain powered off" : "the kernel shut down",
         35 => "the kernel reported a fatal fault",
         37 => "the control domain ended without powering off (a guest crashed or did not power off)",
         _ => "QEMU failed",
     };
     Information("QEMU exited with status {0}: {1}", status, meaning);
-    if (status is not (0 or 33)) throw new Exception($"QEMU exited with status {status} ({meaning})");
+    if (status is not (0 or 33) || (exit && status != 33)) throw new Exception($"QEMU exited with status {status} ({meaning})");
 });
 
 Task("Test")

@@ -27,6 +27,7 @@ namespace Keel.Kernel.Domains
         internal static string TryBuild(Domain domain, ReadOnlySpan<byte> file, ReadOnlySpan<byte> ramdisk, ulong pages, string commandLine, FrameAllocator frames)
         {
             XenElfError elfError = XenElfImage.TryParse(file, out XenElfImage image);
+            if (elfError == XenElfError.None) elfError = image.CheckRequiredFeatures(Hypercalls.XenVersion.OfferedFeatures(domain.Privileged));
             if (elfError != XenElfError.None) return XenElfImage.Describe(elfError);
             PvLayoutError layoutError = PvLayout.TryCreate(image.VirtBase, image.ImageStart, image.ImageEnd, (ulong)ramdisk.Length, pages, out PvLayout layout);
             if (layoutError == PvLayoutError.TooLittleMemory) return "the memory size is too small for the kernel and its initial mapping";

@@ -19,6 +19,9 @@ namespace Keel.Kernel.Hypercalls
         // auto-translation and the others are not offered because Keel does not do them.
         private const uint PaePgdirAbove4gb = 1u << 4, Dom0 = 1u << 11;
 
+        /// <summary>What a domain is offered (the domain builder refuses a kernel that requires more).</summary>
+        internal static uint OfferedFeatures(bool privileged) => PaePgdirAbove4gb | (privileged ? Dom0 : 0);
+
         internal static long Handle(Vcpu vcpu, in HypercallArguments call)
         {
             ulong buffer = call.A2;
@@ -65,7 +68,7 @@ namespace Keel.Kernel.Hypercalls
         private static unsafe long WriteFeatures(Vcpu vcpu, ulong buffer)
         {
             if (!GuestMemory.TryRead(vcpu, buffer, out uint index)) return Errno.EFAULT;
-            uint submap = index == 0 ? PaePgdirAbove4gb | (vcpu.Domain.Privileged ? Dom0 : 0) : 0;
+            uint submap = index == 0 ? OfferedFeatures(vcpu.Domain.Privileged) : 0;
             return GuestMemory.TryWrite(vcpu, buffer + 4, new ReadOnlySpan<byte>(&submap, 4)) ? 0 : Errno.EFAULT;
         }
     }
