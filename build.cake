@@ -91,6 +91,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-guest-divide.img", "", control, TestManifest("guest-fault-divide")),
     ("keel-guest-pagefault.img", "", control, TestManifest("guest-fault-page")),
     ("keel-guest-opcode.img", "", control, TestManifest("guest-fault-opcode")),
+    ("keel-guest-bounce.img", "", control, TestManifest("guest-fault-bounce")),
     ("keel-bvt.img", "", control, TestManifest("bvt")),
     ("keel-many.img", "", control, TestManifest("many")),
     ("keel-hostile.img", "", control, TestManifest("hostile")),

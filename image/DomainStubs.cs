@@ -197,6 +197,11 @@ public static class DomainStubs
         Leaf("keel_probes_start_address", () => a.lea(rax, __[start]));
         Leaf("keel_probes_end_address", () => a.lea(rax, __[end]));
 
+        // A trap on an unusable stack: the kernel cannot write the bounce frame, so the domain must be crashed.
+        Mark("keel_probe_bad_stack");
+        a.mov(rsp, 0x2000);
+        a.ud2();
+
         Leaf("keel_forced_cpuid", () =>
         {
             a.push(rbx);

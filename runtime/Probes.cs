@@ -25,6 +25,7 @@ namespace Keel.Runtime
         [RuntimeImport("keel_probe_int80"), MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong Int80();
         [RuntimeImport("keel_probe_ud2"), MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong Ud2();
         [RuntimeImport("keel_probe_divide"), MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong DivideByZero();
+        [RuntimeImport("keel_probe_bad_stack"), MethodImpl(MethodImplOptions.InternalCall)] public static extern void TrapOnUnmappedStack();
         [RuntimeImport("keel_nop"), MethodImpl(MethodImplOptions.InternalCall)] public static extern void Nothing();
         [RuntimeImport("keel_forced_cpuid"), MethodImpl(MethodImplOptions.InternalCall)] public static extern void ForcedCpuid(uint leaf, uint* result);
 

@@ -14,7 +14,8 @@ namespace Keel.Guests.Tests
     ///   heartbeat=UNTIL  beat once a second until UNTIL ms of system time, checking its own memory each time
     ///   hostile=SEED:COUNT  attack the kernel and the other domains (HostileTests)
     ///   bench=T, bench-partner=T  micro-benchmarks in TSC cycles (BenchTests)
-    ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2
+    ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2;
+    ///                fault=bounce trap with its stack pointer on an unmapped page
     /// Each line it prints is a fact a test checks.
     /// </summary>
     internal static unsafe class TestDomain
@@ -71,6 +72,14 @@ namespace Keel.Guests.Tests
             else if (kind == "opcode")
             {
                 Probes.Ud2();
+            }
+            else if (kind == "bounce")
+            {
+                // A handler exists, but its frame cannot be written below an unmapped stack pointer.
+                GuestTraps.Handler = frame => { };
+                byte* vectors = stackalloc byte[] { 6 };
+                GuestTraps.Install(new System.ReadOnlySpan<byte>(vectors, 1), 0);
+                Probes.TrapOnUnmappedStack();
             }
             DomainConsole.WriteLine("test domain: still running after the fault");
         }

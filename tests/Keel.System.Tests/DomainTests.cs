@@ -86,6 +86,24 @@ public sealed class DomainTests
         });
 
     [Fact]
+    public Task A_trap_whose_bounce_frame_cannot_be_written_crashes_that_guest_alone() =>
+        Machine.BootAsync(Machine.Image("keel-guest-bounce.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
+            var crash = (await qemu.WaitForLineAsync(DomainCrashed(), LineTimeout, cancel)).Match;
+            Assert.Equal("faulty", crash.Groups["name"].Value);
+            Assert.StartsWith("a fault while delivering an exception", crash.Groups["why"].Value);
+            await qemu.WaitForLineAsync(GuestLine("bystander", "test domain: powering off"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("dom0", @"control: faulty \(domain \d+\) ended: crash: a fault while delivering an exception.*#UD invalid opcode at rip 0x[0-9a-f]+"), LineTimeout, cancel);
+            var after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), TimeSpan.FromSeconds(60), cancel)).Match;
+            while (Number(after.Groups["alive"]) != 0) after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
+            Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
+            Assert.Equal(DomainFailureExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+            Assert.DoesNotContain(qemu.Lines, l => l.Contains("KERNEL FAULT", StringComparison.Ordinal));
+        });
+
+    [Fact]
     public Task A_guest_with_its_own_trap_table_gets_each_trap_bounced_with_Xens_frame_and_irets_back_and_visits_user_mode() =>
         Machine.BootAsync(Machine.Image("keel-guest-traps.img"), async (qemu, cancel) =>
         {
