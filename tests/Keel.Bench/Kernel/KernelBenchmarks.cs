@@ -25,6 +25,8 @@ public sealed class KernelBenchmarks : IBenchmark
     {
         var section = new BenchmarkSection("Kernel: hypercalls, traps, direct paging, domain switches and builds");
         var (bench, builds) = BootAsync().GetAwaiter().GetResult();
+        Scheduling(section);
+        Scale(section);
         double Cycles(string name) => bench[name];
         void Row(string name, string measured, string baseline, string baselineName) =>
             section.Results.Add(new BenchmarkResult(name, Cycles(measured), "cycles", baselineName, Cycles(baseline)));
@@ -49,6 +51,51 @@ public sealed class KernelBenchmarks : IBenchmark
         section.Body.Add($"Building a 4 MiB domain took {builds["build-4"].Us:F0} us and {builds["build-4"].Heap:F0} bytes of kernel heap " +
             $"(a 16 MiB one {builds["build-16"].Us:F0} us and {builds["build-16"].Heap:F0} bytes: the kernel's copy of the p2m, 8 bytes a page, is most of it).");
         return section;
+    }
+
+    private static readonly Regex Spin = new(@"^\((?<name>spin-\d)\) spin: ran (?<ran>\d+) us of the (?<window>\d+) us window");
+    private static readonly Regex Sleeper = new(@"^\((?<name>\w+)\) sleeper: (?<wakes>\d+) wakes, late by median (?<median>\d+) us, 90th percentile (?<p90>\d+) us, max (?<max>\d+) us$");
+    private static readonly Regex Started = new(@"^\(dom0\) control: (?<count>\d+) domains started in (?<ms>\d+) ms; (?<running>\d+) running at system time (?<at>\d+) ms$");
+    private static readonly Regex BeatBuilt = new(@"^keel: domain \d+ \(beat-\d+\) built: 4 MiB, (?<heap>\d+) bytes of kernel heap, in (?<us>\d+) us;");
+
+    /// <summary>keel-bvt.img: CPU shares of three spinners weighted 1:2:4, and how late a warped and an unwarped sleeper run.</summary>
+    private static void Scheduling(BenchmarkSection section)
+    {
+        var lines = BootLines("keel-bvt.img", 256);
+        var ran = lines.Select(l => Spin.Match(l)).Where(m => m.Success).ToDictionary(m => m.Groups["name"].Value, m => double.Parse(m.Groups["ran"].Value, CultureInfo.InvariantCulture));
+        double total = ran.Values.Sum();
+        foreach (var (name, weight) in new[] { ("spin-1", 1.0), ("spin-2", 2.0), ("spin-4", 4.0) })
+        {
+            section.Results.Add(new BenchmarkResult($"bvt.share.{name}", ran[name] / total, "fraction", "its weight's share, weight / 7", weight / 7));
+        }
+        var sleepers = lines.Select(l => Sleeper.Match(l)).Where(m => m.Success).ToDictionary(m => m.Groups["name"].Value);
+        double Us(string who, string what) => double.Parse(sleepers[who].Groups[what].Value, CultureInfo.InvariantCulture);
+        section.Results.Add(new BenchmarkResult("bvt.warped_wake_latency.median", Us("warped", "median"), "us", "the same sleeper unwarped", Us("unwarped", "median")));
+        section.Results.Add(new BenchmarkResult("bvt.warped_wake_latency.max", Us("warped", "max"), "us", "the same sleeper unwarped", Us("unwarped", "max")));
+        section.Body.Add($"BVT (keel-bvt.img, a 3 s window): spinners weighted 1:2:4 got {ran["spin-1"] / total:P1}, {ran["spin-2"] / total:P1} and {ran["spin-4"] / total:P1} " +
+            $"of their CPU; a sleeper waking every 10 ms ran late by median {Us("warped", "median"):F0} us and at most {Us("warped", "max"):F0} us warped (10 ms warp), " +
+            $"{Us("unwarped", "median"):F0} us and {Us("unwarped", "max"):F0} us unwarped.");
+    }
+
+    /// <summary>keel-many.img: 128 domains of 4 MiB in 1 GiB; how long until all run, and the kernel heap each costs.</summary>
+    private static void Scale(BenchmarkSection section)
+    {
+        var lines = BootLines("keel-many.img", 1024);
+        var started = lines.Select(l => Started.Match(l)).First(m => m.Success);
+        var heaps = lines.Select(l => BeatBuilt.Match(l)).Where(m => m.Success).Select(m => double.Parse(m.Groups["heap"].Value, CultureInfo.InvariantCulture)).ToList();
+        double perDomainMs = double.Parse(started.Groups["ms"].Value, CultureInfo.InvariantCulture) / 128;
+        section.Results.Add(new BenchmarkResult("domains128.start_all", double.Parse(started.Groups["ms"].Value, CultureInfo.InvariantCulture), "ms", "128 times building and starting one (the first's build time)", 128 * double.Parse(lines.Select(l => BeatBuilt.Match(l)).First(m => m.Success).Groups["us"].Value, CultureInfo.InvariantCulture) / 1000));
+        section.Results.Add(new BenchmarkResult("domains128.kernel_heap_per_domain", heaps.Average(), "bytes", "the paper's figure, 20 kB", 20 * 1024));
+        section.Body.Add($"128 domains (keel-many.img, 1 GiB): the control domain started them in {started.Groups["ms"].Value} ms ({perDomainMs:F1} ms each), all " +
+            $"{started.Groups["running"].Value} running at {started.Groups["at"].Value} ms of system time; each cost {heaps.Average():F0} bytes of kernel heap.");
+    }
+
+    private static IReadOnlyList<string> BootLines(string image, int memoryMiB)
+    {
+        using var qemu = QemuMachine.Start(new QemuOptions(RepositoryRoot.Artifact(image)) { MemoryMiB = memoryMiB });
+        int status = qemu.WaitForExitAsync(Timeout).GetAwaiter().GetResult();
+        if (status != 33) throw new InvalidOperationException($"{image} ended with status {status}:\n{qemu.Transcript}");
+        return qemu.Lines.ToList();
     }
 
     private static async Task<(Dictionary<string, double>, Dictionary<string, (double Us, double Heap)>)> BootAsync()
