@@ -26,7 +26,7 @@ namespace Keel.Kernel.Devices
 
         private static RtcRegisters Snapshot()
         {
-            for (int spins = 0; spins < 1_000_000 && (Read(0x0A) & 0x80) != 0; spins++) Native.Pause();
+            for (int spins = 0; spins < 1_000_000 && (Read(0x0A) & 0x80) != 0; spins++) Processor.Pause();
             RtcRegisters r;
             r.Seconds = Read(0x00);
             r.Minutes = Read(0x02);

@@ -29,7 +29,7 @@ namespace Keel.Kernel.Devices
             Control.Write8((byte)(control | 0x01));
             for (int spins = 0; spins < 100_000_000 && (Control.Read8() & 0x20) == 0; spins++)
             {
-                Native.Pause();
+                Processor.Pause();
             }
         }
     }

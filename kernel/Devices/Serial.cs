@@ -31,7 +31,7 @@ namespace Keel.Kernel.Devices
             // Bounded wait: a missing or wedged UART must not hang the kernel; the byte is dropped instead.
             for (int spins = 0; spins < 100000 && (Base.Offset(LineStatus).Read8() & TransmitterEmpty) == 0; spins++)
             {
-                Native.Pause();
+                Processor.Pause();
             }
             Base.Offset(Data).Write8(value);
         }

@@ -35,7 +35,7 @@ namespace Keel.Kernel.Memory
                 if (space.MapLarge(DirectMap.Offset + p, p, flags) != MapResult.Mapped) return false;
             }
 
-            Native.WriteCr3(space.Root);
+            AddressSpaceSwitch.Reload(space.Root);
             Current = space;
             return true;
         }
