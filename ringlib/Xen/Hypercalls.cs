@@ -56,4 +56,53 @@ namespace Keel.Ringlib.Xen
         Version = 0, ExtraVersion = 1, CompileInfo = 2, Capabilities = 3, Changeset = 4,
         PlatformParameters = 5, GetFeatures = 6, PageSize = 7, GuestHandle = 8, CommandLine = 9, BuildId = 10,
     }
+
+    /// <summary>
+    /// struct multicall_entry (xen/include/public/xen.h, 64 bytes): a hypercall number, the result Xen writes
+    /// back, and six arguments, of which hypercalls take the first five.
+    /// </summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    public struct MulticallEntry
+    {
+        public ulong Op;
+        public long Result;
+        public ulong Arg1, Arg2, Arg3, Arg4, Arg5, Arg6;
+    }
+
+    /// <summary>vm_assist commands and types (xen/include/public/xen.h, VMASST_*).</summary>
+    public static class VmAssistCommand
+    {
+        public const uint Enable = 0, Disable = 1;
+    }
+
+    public enum VmAssistType : uint
+    {
+        FourGbSegments = 0,
+        FourGbSegmentsNotify = 1,
+        WritablePagetables = 2,
+        PaeExtendedCr3 = 3,
+        ArchitecturalIopl = 4,
+        RunstateUpdateFlag = 5,
+        M2pStrict = 32,
+    }
+
+    /// <summary>set_segment_base's first argument (xen/include/public/arch-x86/xen-x86_64.h, SEGBASE_*).</summary>
+    public enum SegmentBaseRegister : uint
+    {
+        Fs = 0,
+        GsUser = 1,
+        GsKernel = 2,
+
+        /// <summary>Loads the second argument as a selector into the guest user mode's GS.</summary>
+        GsUserSelector = 3,
+    }
+
+    /// <summary>
+    /// The flat ring-3 selectors every 64-bit PV guest loads, in the hypervisor's part of the GDT
+    /// (xen/include/public/arch-x86/xen-x86_64.h, FLAT_RING3_*): 32-bit code, data (and stack), 64-bit code.
+    /// </summary>
+    public static class FlatSelectors
+    {
+        public const ushort Code32 = 0xE023, Data = 0xE02B, Code64 = 0xE033;
+    }
 }
