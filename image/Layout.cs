@@ -61,7 +61,7 @@ public static class Layout
     /// </summary>
     public static string[] StubLinkTable(ImageKind kind) => kind switch
     {
-        ImageKind.Kernel => ["keel_interrupt", "keel_throw"],
+        ImageKind.Kernel => ["keel_interrupt", "keel_interrupt_exit", "keel_throw"],
         ImageKind.Domain => ["keel_throw", "keel_domain_entry", "__keel_modules_start", "__keel_modules_end", "__keel_heap_start", "__keel_heap_end", "__keel_stack_top", "__keel_hypercall_page", "keel_guest_trap", "__keel_text_start"],
         _ => ["keel_throw", "keel_main", "__keel_modules_start", "__keel_modules_end", "__keel_heap_start", "__keel_heap_end"],
     };

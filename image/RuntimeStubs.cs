@@ -127,17 +127,30 @@ public static class RuntimeStubs
         // Common path. On entry the stack holds, from the top: vector, error code, and the CPU's frame
         // (rip, cs, rflags, rsp, ss), which the CPU aligned to 16 bytes first (SDM 3A, 6.14.2). After 15
         // register pushes the stack is 16-aligned again; the FXSAVE area keeps that and protects the
-        // interrupted code's SSE registers, which compiled managed code uses freely.
+        // interrupted code's SSE registers, which compiled managed code uses freely. A guest may run with
+        // CR0.TS set (fpu_taskswitch), under which FXSAVE and every SSE instruction raise #NM: CLTS first.
         a.Label(ref common);
         foreach (var r in new[] { rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15 }) a.push(r);
         a.sub(rsp, 512);
+        a.clts();
         a.fxsave64(__[rsp]);
         a.lea(rdi, __[rsp + 512]);
         a.cld();
         a.AddInstruction(Instruction.Create(Code.Call_rm64, LinkSlot("keel_interrupt")));
         // The handler may have replaced the frame and the FXSAVE area with another context (a context
-        // switch, or entry to the idle loop): the exit restores whatever is there now.
+        // switch, or entry to the idle loop): the exit restores whatever is there now, after
+        // keel_interrupt_exit(frame) has loaded what the frame does not carry and said in EAX whether the
+        // resumed guest wants CR0.TS, which can only be set once FXRSTOR is done.
+        a.lea(rdi, __[rsp + 512]);
+        a.AddInstruction(Instruction.Create(Code.Call_rm64, LinkSlot("keel_interrupt_exit")));
         a.fxrstor64(__[rsp]);
+        var keepTs = a.CreateLabel();
+        a.test(eax, 1);
+        a.jz(keepTs);
+        a.mov(rax, cr0);
+        a.or(rax, 8);
+        a.mov(cr0, rax);
+        a.Label(ref keepTs);
         a.add(rsp, 512);
         foreach (var r in new[] { r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax }) a.pop(r);
         a.add(rsp, 16);
@@ -208,6 +221,10 @@ public static class RuntimeStubs
         a.AddInstruction(Instruction.Create(Code.Retfq));
         Leaf("keel_load_idt", () => a.lidt(__[rdi]));
         Leaf("keel_load_tr", () => a.ltr(di));
+        Leaf("keel_load_fs", () => a.mov(fs, di));
+        Leaf("keel_load_gs", () => a.mov(gs, di));
+        Leaf("keel_read_fs", () => { a.mov(ax, fs); a.movzx(eax, ax); });
+        Leaf("keel_read_gs", () => { a.mov(ax, gs); a.movzx(eax, ax); });
         Leaf("keel_invlpg", () => a.invlpg(__[rdi]));
         Leaf("keel_enable_interrupts", () => a.sti());
         Leaf("keel_disable_interrupts", () => a.cli());

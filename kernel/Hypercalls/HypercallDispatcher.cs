@@ -49,6 +49,8 @@ namespace Keel.Kernel.Hypercalls
         {
             HypercallNumber.SetTrapTable => TrapHypercalls.SetTrapTable(vcpu, call.A1),
             HypercallNumber.MmuUpdate => MemoryHypercalls.MmuUpdate(vcpu, call),
+            HypercallNumber.FpuTaskswitch => VcpuStateHypercalls.FpuTaskswitch(vcpu, call.A1),
+            HypercallNumber.SetSegmentBase => VcpuStateHypercalls.SetSegmentBase(vcpu, call.A1, call.A2),
             HypercallNumber.UpdateVaMapping => MemoryHypercalls.UpdateVaMapping(vcpu, call),
             HypercallNumber.MmuextOp => MemoryHypercalls.MmuExtOp(vcpu, call),
             HypercallNumber.StackSwitch => TrapHypercalls.StackSwitch(vcpu, call.A2),

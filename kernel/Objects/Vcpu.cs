@@ -30,6 +30,15 @@ namespace Keel.Kernel.Objects
         /// <summary>The guest's virtual IDT, callbacks and kernel stack.</summary>
         internal readonly Traps.VirtualTraps Traps = new Traps.VirtualTraps();
 
+        /// <summary>FS and GS, selectors and bases, as the vCPU last had them; the live ones are the processor's while it runs (Traps.SegmentBases).</summary>
+        internal Traps.SegmentState Segments;
+
+        /// <summary>
+        /// The guest's virtual CR0.TS (Xen's arch.pv.ctrlreg[0] & X86_CR0_TS), set and cleared with
+        /// fpu_taskswitch and cleared when #NM is delivered; the real TS is set only while the guest runs.
+        /// </summary>
+        internal bool TaskSwitched;
+
         /// <summary>True when the scheduler may pick it: not blocked, its domain neither paused nor dead.</summary>
         internal bool Runnable;
 

@@ -15,7 +15,7 @@ namespace Keel.Kernel.Traps
     /// </summary>
     internal static unsafe class GuestTraps
     {
-        private const ulong InvalidOpcode = 6, GeneralProtection = 13, PageFault = 14;
+        private const ulong InvalidOpcode = 6, DeviceNotAvailable = 7, GeneralProtection = 13, PageFault = 14;
         private const ulong PageFaultUserBit = 4;
 
         internal static void HandleException(Vcpu vcpu, InterruptFrame* frame, ulong faultAddress)
@@ -27,6 +27,9 @@ namespace Keel.Kernel.Traps
                 if (Emulation.TryPrivileged(vcpu, frame)) return;
                 if (TrySoftwareInterrupt(vcpu, frame)) return;
             }
+            // #NM comes from the guest's own virtual TS (fpu_taskswitch): Xen's do_device_not_available
+            // delivers it and clears that TS, so the handler can use the FPU without another call.
+            if (vector == DeviceNotAvailable) vcpu.TaskSwitched = false;
             bool hasError = vector == 8 || (vector >= 10 && vector <= 14) || vector == 17;
             ulong error = frame->ErrorCode;
             if (vector == PageFault)

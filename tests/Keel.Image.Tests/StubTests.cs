@@ -61,6 +61,36 @@ public class StubTests
     }
 
     [Fact]
+    public void The_entry_path_clears_CR0_TS_before_its_FXSAVE_and_sets_it_only_after_FXRSTOR_when_the_exit_asks()
+    {
+        var stubs = RuntimeStubs.Generate(ImageKind.Kernel);
+        ulong stub0 = stubs.Labels["keel_interrupt_stubs"];
+        var toCommon = Decode(stubs, stub0).First(i => i.Mnemonic == Mnemonic.Jmp);
+        var path = Decode(stubs, toCommon.NearBranchTarget).TakeWhile(i => i.Mnemonic != Mnemonic.Iretq).ToList();
+        int Index(Func<Instruction, bool> what) => path.FindIndex(i => what(i));
+        int clts = Index(i => i.Mnemonic == Mnemonic.Clts);
+        int fxsave = Index(i => i.Mnemonic == Mnemonic.Fxsave64);
+        int fxrstor = Index(i => i.Mnemonic == Mnemonic.Fxrstor64);
+        int setTs = Index(i => i.Mnemonic == Mnemonic.Mov && i.Op0Register == Register.CR0);
+        var calls = path.Select((i, at) => (i, at)).Where(x => x.i.Mnemonic == Mnemonic.Call).Select(x => x.at).ToList();
+        Assert.InRange(clts, 0, fxsave - 1);
+        // keel_interrupt, then keel_interrupt_exit, both before the FPU state comes back; CR0 is written after it.
+        Assert.Equal(2, calls.Count);
+        Assert.InRange(calls[1], calls[0] + 1, fxrstor - 1);
+        Assert.InRange(setTs, fxrstor + 1, path.Count - 1);
+        // Between FXRSTOR and IRETQ nothing may touch the FPU or SSE: with TS set it would fault in the kernel.
+        Assert.DoesNotContain(path.Skip(fxrstor + 1), i => i.Op0Kind == OpKind.Register && i.Op0Register.IsXMM());
+        Assert.Contains(path.Skip(fxrstor + 1).Take(setTs - fxrstor), i => i.Mnemonic == Mnemonic.Test);
+    }
+
+    private static IEnumerable<Instruction> Decode(AssembledCode code, ulong at)
+    {
+        var decoder = Decoder.Create(64, code.Bytes.AsSpan((int)(at - code.Base)).ToArray());
+        decoder.IP = at;
+        while (decoder.IP < code.Base + (ulong)code.Bytes.Length) yield return decoder.Decode();
+    }
+
+    [Fact]
     public void The_kernel_reads_the_boot_link_table_with_the_fields_in_the_order_the_linker_writes_them()
     {
         static string Normal(string name) => name.Replace("__keel_", "").Replace("keel_", "").Replace("_", "").ToLowerInvariant();

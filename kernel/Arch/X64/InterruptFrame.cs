@@ -20,4 +20,15 @@ namespace Keel.Kernel.Arch.X64
     {
         internal const ulong Syscall64 = 0x100, Syscall32 = 0x101;
     }
+
+    /// <summary>
+    /// What the entry stubs do on the way out besides restoring the frame (image/RuntimeStubs.cs): the
+    /// managed keel_interrupt_exit returns these bits once the frame to resume is final.
+    /// </summary>
+    internal static class ExitActions
+    {
+        /// <summary>Set CR0.TS after restoring the FPU state, so the guest's next x87/SSE instruction raises
+        /// #NM (Intel SDM vol. 3A, 2.5). The stubs clear TS again first thing on every entry, before FXSAVE.</summary>
+        internal const ulong SetTaskSwitched = 1;
+    }
 }

@@ -30,6 +30,10 @@ namespace Keel.Kernel.Arch.X64
         [RuntimeImport("keel_load_gdt"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void LoadGdt(void* pointer, ulong codeSelector, ulong dataSelector);
         [RuntimeImport("keel_load_idt"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void LoadIdt(void* pointer);
         [RuntimeImport("keel_load_tr"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void LoadTaskRegister(ushort selector);
+        [RuntimeImport("keel_load_fs"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void LoadFs(ushort selector);
+        [RuntimeImport("keel_load_gs"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void LoadGs(ushort selector);
+        [RuntimeImport("keel_read_fs"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern ushort ReadFs();
+        [RuntimeImport("keel_read_gs"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern ushort ReadGs();
         [RuntimeImport("keel_invlpg"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void InvalidatePage(ulong address);
         [RuntimeImport("keel_enable_interrupts"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void EnableInterrupts();
         [RuntimeImport("keel_disable_interrupts"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void DisableInterrupts();
