@@ -46,6 +46,9 @@ namespace Keel.Kernel.Domains
                 MachineToPhysical.Set(p2m[pfn], pfn);
             }
             if (paging.AllocateFrame(domain.Id, out ulong sharedInfo) != 0) return Abandon(domain, "not enough free memory");
+            // The kernel writes shared_info for the domain's whole life (Xen keeps it on its own heap), so it
+            // holds a reference of its own: the guest giving the frame back (decrease_reservation) cannot free it.
+            MachinePaging.Frames.TryGetReference(sharedInfo, domain.Id);
             domain.SharedInfoMachine = sharedInfo * PvLayout.PageSize;
 
             LoadSegments(image, file, layout, p2m);
@@ -174,9 +177,17 @@ namespace Keel.Kernel.Domains
             ulong[] p2m = domain.PhysicalToMachine;
             if (p2m != null)
             {
-                for (int pfn = 0; pfn < p2m.Length; pfn++) if (p2m[pfn] != 0) MachineToPhysical.Set(p2m[pfn], MachineToPhysical.Invalid);
+                for (int pfn = 0; pfn < p2m.Length; pfn++)
+                {
+                    if (p2m[pfn] != 0 && MachinePaging.Frames.OwnerOf(p2m[pfn]) == domain.Id) MachineToPhysical.Set(p2m[pfn], MachineToPhysical.Invalid);
+                }
             }
             domain.PhysicalToMachine = null;
+            if (domain.SharedInfoMachine != 0)
+            {
+                MachinePaging.Frames.PutReference(domain.SharedInfoMachine / PvLayout.PageSize);
+                domain.SharedInfoMachine = 0;
+            }
             TlbFlush flush = default;
             uint held = MachinePaging.Paging.DestroyDomain(domain.Id, MemoryMarshal.CreateSpan(ref domain.Vcpu.Tables, 1), ref flush);
             domain.Vcpu.Tables = default;

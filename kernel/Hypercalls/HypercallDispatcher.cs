@@ -50,6 +50,7 @@ namespace Keel.Kernel.Hypercalls
             HypercallNumber.SetTrapTable => TrapHypercalls.SetTrapTable(vcpu, call.A1),
             HypercallNumber.MmuUpdate => MemoryHypercalls.MmuUpdate(vcpu, call),
             HypercallNumber.FpuTaskswitch => VcpuStateHypercalls.FpuTaskswitch(vcpu, call.A1),
+            HypercallNumber.MemoryOp => MemoryOp.Handle(vcpu, call),
             HypercallNumber.SetSegmentBase => VcpuStateHypercalls.SetSegmentBase(vcpu, call.A1, call.A2),
             HypercallNumber.UpdateVaMapping => MemoryHypercalls.UpdateVaMapping(vcpu, call),
             HypercallNumber.MmuextOp => MemoryHypercalls.MmuExtOp(vcpu, call),

@@ -39,6 +39,15 @@ namespace Keel.Kernel.Memory
             return numbers;
         }
 
+        /// <summary>The pfn recorded for a machine frame: what the builder, populate_physmap or the domain itself
+        /// (MMU_MACHPHYS_UPDATE) last wrote, so an allegation of the domain's; Invalid beyond the table.</summary>
+        internal static ulong Get(ulong machineFrame)
+        {
+            ulong page = machineFrame / EntriesPerPage;
+            if (page >= (ulong)s_pages.Length) return Invalid;
+            return ((ulong*)DirectMap.Pointer(s_pages[page]))[machineFrame % EntriesPerPage];
+        }
+
         /// <summary>Records the pfn a machine frame has in its domain (Invalid when it leaves the domain).</summary>
         internal static void Set(ulong machineFrame, ulong pfn)
         {

@@ -41,10 +41,18 @@ namespace Keel.Kernel.Objects
         internal uint Weight = 256;
         internal ulong WarpNs, WarpLimitNs, UnwarpNs;
 
-        /// <summary>Machine frame of each pseudo-physical page, index = pfn (Xen's p2m).</summary>
+        /// <summary>
+        /// The machine frame the kernel gave each pseudo-physical page, index = pfn, 0 for none: the builder
+        /// fills it, decrease_reservation empties a page's slot and populate_physmap fills one, for the pfns
+        /// the builder laid out (a pfn beyond them goes unrecorded). The guest keeps its own p2m (start_info's
+        /// mfn_list) and is free to disagree. The kernel uses this copy only to clear the M2P entries of the
+        /// domain's frames at teardown (DomainBuilder.Reclaim), and there only for frames the domain still
+        /// owns, so a slot that went stale cannot touch a frame that has moved on.
+        /// </summary>
         internal ulong[] PhysicalToMachine;
 
-        /// <summary>Machine address of the domain's shared_info page (Xen-owned, shared with the guest).</summary>
+        /// <summary>Machine address of the domain's shared_info page (one of its frames, which the kernel holds a
+        /// reference on while the domain lives); 0 once the domain is reclaimed.</summary>
         internal ulong SharedInfoMachine;
 
         /// <summary>Console output held back until its line ends (GuestConsole).</summary>
