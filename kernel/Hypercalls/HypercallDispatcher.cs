@@ -43,14 +43,19 @@ namespace Keel.Kernel.Hypercalls
             }
         }
 
+        /// <summary>The SYSCALL instruction (0F 05), which a continuation makes the guest execute again.</summary>
+        private const ulong SyscallLength = 2;
+
         // A handler that stops the vCPU (yield, block, shutdown) only asks the scheduler, which switches
-        // after the result is in the caller's RAX.
-        private static long Dispatch(Vcpu vcpu, HypercallNumber number, in HypercallArguments call, InterruptFrame* frame) => number switch
+        // after the result is in the caller's RAX. Multicall dispatches its entries here too.
+        internal static long Dispatch(Vcpu vcpu, HypercallNumber number, in HypercallArguments call, InterruptFrame* frame) => number switch
         {
             HypercallNumber.SetTrapTable => TrapHypercalls.SetTrapTable(vcpu, call.A1),
             HypercallNumber.MmuUpdate => MemoryHypercalls.MmuUpdate(vcpu, call),
             HypercallNumber.FpuTaskswitch => VcpuStateHypercalls.FpuTaskswitch(vcpu, call.A1),
             HypercallNumber.MemoryOp => MemoryOp.Handle(vcpu, call),
+            HypercallNumber.Multicall => Multicall.Handle(vcpu, call, frame),
+            HypercallNumber.VmAssist => VmAssistRules.Apply(ref vcpu.Domain.VmAssist, (uint)call.A1, (uint)call.A2),
             HypercallNumber.SetSegmentBase => VcpuStateHypercalls.SetSegmentBase(vcpu, call.A1, call.A2),
             HypercallNumber.UpdateVaMapping => MemoryHypercalls.UpdateVaMapping(vcpu, call),
             HypercallNumber.MmuextOp => MemoryHypercalls.MmuExtOp(vcpu, call),
@@ -66,6 +71,20 @@ namespace Keel.Kernel.Hypercalls
             HypercallNumber.SchedOp => SchedOp.Handle(vcpu, call),
             _ => Errno.ENOSYS,
         };
+
+        /// <summary>
+        /// Leaves the rest of a hypercall to the guest's next attempt (Xen's hypercall_create_continuation for
+        /// a 64-bit PV guest): RIP goes back over the SYSCALL, the first two argument registers get what is
+        /// left to do, and the result returned, which becomes RAX, is the hypercall's number. The guest
+        /// issues the call again when it next runs, after any interrupt pending meanwhile has been taken.
+        /// </summary>
+        internal static long Continue(InterruptFrame* frame, HypercallNumber number, ulong a1, ulong a2)
+        {
+            frame->Rip -= SyscallLength;
+            frame->Rdi = a1;
+            frame->Rsi = a2;
+            return (long)number;
+        }
     }
 
     /// <summary>The five argument registers of a hypercall, as the guest left them: allegations, unchecked.</summary>

@@ -51,6 +51,9 @@ namespace Keel.Kernel.Objects
         /// </summary>
         internal ulong[] PhysicalToMachine;
 
+        /// <summary>The vm_assist types the guest enabled, one bit per VMASST_TYPE (Xen's d->vm_assist).</summary>
+        internal ulong VmAssist;
+
         /// <summary>Machine address of the domain's shared_info page (one of its frames, which the kernel holds a
         /// reference on while the domain lives); 0 once the domain is reclaimed.</summary>
         internal ulong SharedInfoMachine;
