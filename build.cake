@@ -97,6 +97,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-hostile.img", "", control, TestManifest("hostile")),
     // The Bench target's kernel micro-benchmarks.
     ("keel-bench.img", "", control, "tests/Keel.Bench/Manifests/bench.toml"),
+    ("keel-guest-hypercalls.img", "", control, TestManifest("guest-hypercalls")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

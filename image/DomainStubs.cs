@@ -164,7 +164,13 @@ public static class DomainStubs
         a.mov(eax, 0x5EC);
         a.syscall();
         a.ud2();
+        // The same round trip, reading the quadword at gs:0 in guest user mode: it shows that mode's GS base.
+        var userReadGs = Mark("keel_user_read_gs");
+        a.mov(rax, __qword_ptr.gs[0]);
+        a.syscall();
+        a.ud2();
         Leaf("keel_user_code_address", () => a.lea(rax, __[userCode]));
+        Leaf("keel_user_read_gs_address", () => a.lea(rax, __[userReadGs]));
         Leaf("keel_user_syscall_entry_address", () => a.lea(rax, __[syscallEntry]));
     }
 
@@ -192,6 +198,33 @@ public static class DomainStubs
         Leaf("keel_probe_int80", () => { a.@int(0x80); a.xor(eax, eax); });
         Leaf("keel_probe_ud2", () => { a.ud2(); a.xor(eax, eax); });
         Leaf("keel_probe_divide", () => { a.mov(eax, 1); a.xor(edx, edx); a.xor(ecx, ecx); a.div(ecx); });
+        Leaf("keel_probe_sse", () => { a.xorps(xmm0, xmm0); a.xor(eax, eax); });
+        Leaf("keel_probe_read_fs0", () => a.mov(rax, __qword_ptr.fs[0]));
+        Leaf("keel_probe_read_gs0", () => a.mov(rax, __qword_ptr.gs[0]));
+        Leaf("keel_probe_read_gs_selector", () => { a.mov(ax, gs); a.movzx(eax, ax); });
+        Leaf("keel_probe_load_fs", () => { a.mov(fs, di); a.xor(eax, eax); });
+        // keel_probe_taskswitch(clear_again, spins): fpu_taskswitch(1) (and fpu_taskswitch(0) if clear_again),
+        // a spin of `spins` (at least 1) iterations without touching the FPU, so timer interrupts land while
+        // TS is set, then one SSE instruction. Hypercalls by SYSCALL directly: nothing touches the stack.
+        Leaf("keel_probe_taskswitch", () =>
+        {
+            var spin = a.CreateLabel();
+            a.mov(r8, rdi);
+            a.mov(r9, rsi);
+            a.mov(edi, 1);
+            a.mov(eax, 5);
+            a.syscall();
+            a.test(r8, r8);
+            a.jz(spin);
+            a.xor(edi, edi);
+            a.mov(eax, 5);
+            a.syscall();
+            a.Label(ref spin);
+            a.dec(r9);
+            a.jnz(spin);
+            a.xorps(xmm0, xmm0);
+            a.xor(eax, eax);
+        });
         var end = Mark("keel_probes_end");
         a.int3();
         Leaf("keel_probes_start_address", () => a.lea(rax, __[start]));
@@ -201,6 +234,30 @@ public static class DomainStubs
         Mark("keel_probe_bad_stack");
         a.mov(rsp, 0x2000);
         a.ud2();
+
+        // keel_multicall_iret(list, count, rax): multicall by SYSCALL with RSP at an iret_context that returns,
+        // in guest kernel mode with events left masked, to this function's own return: an iret entry in the
+        // list lands there with RAX = the context's rax. Without one, the context is dropped and RAX is
+        // multicall's own result.
+        Leaf("keel_multicall_iret", () =>
+        {
+            var landing = a.CreateLabel();
+            a.mov(r8, rsp);
+            a.push(0xE02B);        // ss
+            a.push(r8);            // rsp: at the return address again
+            a.push(0x2);           // rflags: IF clear, so the event mask stays set
+            a.push(0xE030);        // cs, RPL 0: guest kernel mode
+            a.lea(rax, __[landing]);
+            a.push(rax);           // rip
+            a.push(0);             // flags: restore rcx and r11 from the context
+            a.push(rcx);
+            a.push(r11);
+            a.push(rdx);           // rax
+            a.mov(eax, 13);
+            a.syscall();
+            a.add(rsp, 72);
+            a.Label(ref landing);
+        });
 
         Leaf("keel_forced_cpuid", () =>
         {

@@ -22,6 +22,14 @@ namespace Keel.Runtime
         public static long XenVersion(VersionCommand command, void* buffer) =>
             Call((ulong)HypercallNumber.XenVersion, (ulong)command, (ulong)buffer, 0, 0, 0);
 
+        public static long MemoryOp(ulong command, void* argument) => Call((ulong)HypercallNumber.MemoryOp, command, (ulong)argument, 0, 0, 0);
+
+        public static long Multicall(MulticallEntry* list, ulong count) => Call((ulong)HypercallNumber.Multicall, (ulong)list, count, 0, 0, 0);
+
+        public static long VmAssist(uint command, uint type) => Call((ulong)HypercallNumber.VmAssist, command, type, 0, 0, 0);
+
+        public static long SetSegmentBase(SegmentBaseRegister which, ulong value) => Call((ulong)HypercallNumber.SetSegmentBase, (ulong)which, value, 0, 0, 0);
+
         public static long Yield() => Call((ulong)HypercallNumber.SchedOp, (ulong)SchedCommand.Yield, 0, 0, 0, 0);
 
         public static long Block() => Call((ulong)HypercallNumber.SchedOp, (ulong)SchedCommand.Block, 0, 0, 0, 0);

@@ -27,7 +27,24 @@ namespace Keel.Runtime
         [RuntimeImport("keel_probe_divide"), MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong DivideByZero();
         [RuntimeImport("keel_probe_bad_stack"), MethodImpl(MethodImplOptions.InternalCall)] public static extern void TrapOnUnmappedStack();
         [RuntimeImport("keel_nop"), MethodImpl(MethodImplOptions.InternalCall)] public static extern void Nothing();
+        [RuntimeImport("keel_probe_sse"), MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong Sse();
+        [RuntimeImport("keel_probe_read_fs0"), MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadFs0();
+        [RuntimeImport("keel_probe_read_gs0"), MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadGs0();
+        [RuntimeImport("keel_probe_read_gs_selector"), MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong ReadGsSelector();
+
+        /// <summary>MOV to FS: in 64-bit mode that also sets the FS base, to the descriptor's (0 for the flat selectors).</summary>
+        [RuntimeImport("keel_probe_load_fs"), MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong LoadFs(ushort selector);
+
+        /// <summary>fpu_taskswitch(1), and fpu_taskswitch(0) too if clearAgain, a spin of spins (at least 1) iterations, then one SSE instruction.</summary>
+        [RuntimeImport("keel_probe_taskswitch"), MethodImpl(MethodImplOptions.InternalCall)] public static extern ulong TaskswitchThenSse(ulong clearAgain, ulong spins);
         [RuntimeImport("keel_forced_cpuid"), MethodImpl(MethodImplOptions.InternalCall)] public static extern void ForcedCpuid(uint leaf, uint* result);
+
+        /// <summary>
+        /// multicall(list, count) issued with an iret_context at RSP that returns in guest kernel mode to this
+        /// call's own return, with RAX = iretRax: what an iret entry in the list does. Without one, the result
+        /// is multicall's.
+        /// </summary>
+        [RuntimeImport("keel_multicall_iret"), MethodImpl(MethodImplOptions.InternalCall)] public static extern long MulticallWithIretFrame(void* list, ulong count, ulong iretRax);
 
         [RuntimeImport("keel_probes_start_address"), MethodImpl(MethodImplOptions.InternalCall)] private static extern ulong Start();
         [RuntimeImport("keel_probes_end_address"), MethodImpl(MethodImplOptions.InternalCall)] private static extern ulong End();

@@ -17,6 +17,9 @@ namespace Keel.Runtime
         [RuntimeImport("keel_user_code_address"), MethodImpl(MethodImplOptions.InternalCall)]
         public static extern ulong UserCodeAddress();
 
+        [RuntimeImport("keel_user_read_gs_address"), MethodImpl(MethodImplOptions.InternalCall)]
+        private static extern ulong ReadGsCodeAddress();
+
         [RuntimeImport("keel_user_syscall_entry_address"), MethodImpl(MethodImplOptions.InternalCall)]
         private static extern ulong SyscallEntryAddress();
 
@@ -32,7 +35,12 @@ namespace Keel.Runtime
         /// Runs the user-mode code once. Returns RAX as user mode left it at its system call; bouncedCs and
         /// bouncedRip are what the kernel's bounce frame said about where the call came from.
         /// </summary>
-        public static ulong RoundTrip(out ulong bouncedCs, out ulong bouncedRip)
+        public static ulong RoundTrip(out ulong bouncedCs, out ulong bouncedRip) => RoundTrip(UserCodeAddress(), out bouncedCs, out bouncedRip);
+
+        /// <summary>The quadword at gs:0 as guest user mode sees it (its own GS base), read in a round trip.</summary>
+        public static ulong ReadGsInUserMode() => RoundTrip(ReadGsCodeAddress(), out _, out _);
+
+        private static ulong RoundTrip(ulong userCode, out ulong bouncedCs, out ulong bouncedRip)
         {
             byte[] userStack = new byte[8192];
             byte[] kernelStack = new byte[8192];
@@ -43,7 +51,7 @@ namespace Keel.Runtime
             fixed (byte* kernel = kernelStack)
             {
                 Hypercall.Raw((ulong)HypercallNumber.StackSwitch, 0xE02B, (ulong)(kernel + kernelStack.Length));
-                ulong rax = EnterUser(UserCodeAddress(), (ulong)(user + userStack.Length), save);
+                ulong rax = EnterUser(userCode, (ulong)(user + userStack.Length), save);
                 bouncedCs = save[1];
                 bouncedRip = save[2];
                 return rax;

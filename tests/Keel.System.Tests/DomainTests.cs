@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Keel.Testing.Qemu;
 using Xunit;
 using static Keel.System.Tests.SerialContract;
 
@@ -176,4 +177,91 @@ public sealed class DomainTests
             Assert.Equal("poweroff", (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match.Groups["reason"].Value);
             await ExpectCleanEndAsync(qemu, built, cancel);
         });
+
+    [Fact]
+    public Task A_guest_gets_Xens_answers_from_memory_op_multicall_vm_assist_set_segment_base_and_fpu_taskswitch_even_for_hostile_arguments() =>
+        Machine.BootAsync(Machine.Image("keel-guest-hypercalls.img"), async (qemu, cancel) =>
+        {
+            var memory = (await qemu.WaitForLineAsync(Memory(), BootTimeout, cancel)).Match;
+            await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
+            // 16 MiB is 4096 pages, and shared_info is the domain's too: its quota is 4097 frames, all in use.
+            // It is domain 1 and unprivileged: the control domain's reservation is refused to it (-EPERM).
+            var lines = new List<(string What, string Answer)>
+            {
+                ("shared_info mapped", "0"),
+                ("current_reservation of DOMID_SELF", "4097"), ("maximum_reservation of DOMID_SELF", "4097"),
+                ("current_reservation of domains 0 to 3", "-1 4097 -3 -3"), ("maximum_reservation of domain 0", "-1"),
+                ("current_reservation of DOMID_IO", "-3"), ("current_reservation with a kernel pointer", "-14"),
+                ("current_reservation with start_extent 1", "-22"),
+            };
+            foreach (var (what, answer) in lines) await ExpectAsync(qemu, what, answer, cancel);
+            long maximumRamPage = Number((await qemu.WaitForLineAsync(GuestLine("hypercalls", @"hypercalls: maximum_ram_page: (?<frames>\d+)"), LineTimeout, cancel)).Match.Groups["frames"]);
+            // One past the highest frame of RAM: at least what the memory map calls usable, at most the 256 MiB QEMU has.
+            Assert.InRange(maximumRamPage, Number(memory.Groups["mib"]) * 256, 256 * 256);
+            lines =
+            [
+                ("memory_op 9 (memory_map)", "-38"), ("memory_op 63", "-38"),
+                // Reservation commands answer how many extents they did: 0 for a request Xen refuses.
+                ("decrease_reservation of two unused frames", "2"), ("current_reservation after it", "4095"),
+                ("populate_physmap of order 9", "0"), ("populate_physmap populate-on-demand", "0"),
+                ("populate_physmap within 16 address bits", "0"), ("populate_physmap for domain 5, which does not exist", "0"),
+                ("populate_physmap with its extent array in the M2P", "0"),
+                ("populate_physmap of their pfns", "2 (the M2P maps the new frames to them)"), ("current_reservation after it", "4097"),
+                ("populate_physmap beyond the quota", "0"), ("decrease_reservation of one unused frame twice", "1"),
+                ("populate_physmap of its pfn again", "1"),
+                ("decrease_reservation of a frame it does not own", "0"), ("decrease_reservation of a frame beyond memory", "0"),
+                ("decrease_reservation of order 1", "0"), ("decrease_reservation of more extents than Xen takes", "0"),
+                ("decrease_reservation starting at extent 1 of 1", "1"), ("decrease_reservation with an unmapped extent array", "0"),
+                ("decrease_reservation with a kernel pointer", "0"), ("current_reservation after the refusals", "4097"),
+                // Frames still in use count as given back and live on until the domain lets go of them.
+                ("decrease_reservation of its L4 and an L1, both in use", "2 (still running on them)"),
+                ("decrease_reservation of the frame its stack is in", "1 (the stack still works)"),
+                ("decrease_reservation of shared_info", "1 (still mapped, upcall mask 1)"),
+                ("decrease_reservation of its L4 again", "1"), ("current_reservation with those frames still in use", "4097"),
+                ("multicall of console_io, xen_version, hypercall 99 and a nested multicall", "0 (results 0 262161 -38 -22)"),
+                ("multicall of a yield and xen_version", "0 (results 0 262161)"),
+                // The rest of the list waits for the vCPU to wake, then runs through a continuation.
+                ("multicall of set_timer_op, block and xen_version", "0 (results 0 0 262161, after at least 30 ms)"),
+                ("multicall of a kernel pointer", "-14"), ("multicall of an unmapped pointer", "-14"),
+                ("multicall of a list in the M2P", "-14"), ("multicall of more entries than fit the address space", "-14"),
+                ("multicall whose second entry is unmapped", "-14 (first result 262161)"),
+                // XSA-213: iret ends the list; its result (the frame's rax, 0x1ae7) is the multicall's and its entry's.
+                ("multicall of xen_version, iret and xen_version", "6887 (results 262161 6887, the entry after the iret untouched)"),
+                ("multicall of 150 xen_version entries", "0 (150 results right)"),
+                ("vm_assist enable writable_pagetables", "0"), ("vm_assist disable writable_pagetables", "0"),
+                ("vm_assist enable m2p_strict", "0"), ("vm_assist enable type 6", "-22"), ("vm_assist enable type 31", "-22"),
+                ("vm_assist enable type 64", "-22"), ("vm_assist command 2", "-38"),
+                ("set_segment_base FS", "0 (fs:0 reads the variable)"), ("set_segment_base GS kernel", "0 (gs:0 reads the variable)"),
+                ("set_segment_base GS user", "0 (gs:0 in kernel mode reads the variable)"),
+                ("in guest user mode", "gs:0 reads the variable"),
+                ("back in guest kernel mode", "gs:0 reads the variable, fs:0 reads the variable"),
+                ("after sleeping 120 ms", "fs:0 reads the variable, gs:0 reads the variable, in user mode gs:0 reads the variable"),
+                // MOV to FS made its base 0 (the flat descriptor's): address 0 is not mapped.
+                ("after loading FS itself and sleeping, fs:0", "vector 14"),
+                ("set_segment_base FS non-canonical", "-22"), ("set_segment_base GS user non-canonical", "-22"),
+                ("set_segment_base GS kernel non-canonical", "-22"), ("set_segment_base register 4", "-22"),
+                ("set_segment_base GS user selector 0x000000000000e02b", "0 (gs 0x000000000000e02b, gs:0 reads the variable)"),
+                ("set_segment_base GS user selector 0x000000000000e028", "0 (gs 0x000000000000e02b, gs:0 reads the variable)"),
+                ("set_segment_base GS user selector 0x000000000000e008", "0 (gs 0x0000000000000000, gs:0 reads the variable)"),
+                ("set_segment_base GS user selector 0x0000000000000000", "0 (gs 0x0000000000000000, gs:0 reads the variable)"),
+                ("fpu_taskswitch(1) then SSE", "vector 7"), ("SSE after the #NM", "no trap"),
+                ("fpu_taskswitch(1), fpu_taskswitch(0) then SSE", "no trap"),
+            ];
+            foreach (var (what, answer) in lines) await ExpectAsync(qemu, what, answer, cancel);
+            await qemu.WaitForLineAsync(GuestLine("hypercalls", "hypercalls: shutting down from inside a multicall"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("hypercalls", "before"), LineTimeout, cancel);
+            var shutdown = (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match;
+            Assert.Equal("hypercalls", shutdown.Groups["name"].Value);
+            Assert.Equal("poweroff", shutdown.Groups["reason"].Value);
+            await qemu.WaitForLineAsync(GuestLine("dom0", @"control: hypercalls \(domain 1\) ended: poweroff"), LineTimeout, cancel);
+            await ExpectCleanEndAsync(qemu, built, cancel);
+            Assert.Contains("(hypercalls) mc", qemu.Lines);
+            Assert.DoesNotContain("(hypercalls) after", qemu.Lines);
+            Assert.DoesNotContain(qemu.Lines, l => l.Contains("multicall returned after a shutdown", StringComparison.Ordinal));
+            Assert.DoesNotContain(qemu.Lines, l => l.Contains("KERNEL FAULT", StringComparison.Ordinal));
+        });
+
+    private static Task ExpectAsync(QemuMachine qemu, string what, string answer, CancellationToken cancel) =>
+        qemu.WaitForLineAsync(GuestLine("hypercalls", $"hypercalls: {Regex.Escape(what)}: {Regex.Escape(answer)}"), LineTimeout, cancel);
 }
