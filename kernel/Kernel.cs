@@ -68,7 +68,7 @@ namespace Keel.Kernel
             }
             // From here on the kernel runs only when something enters it: the idle loop takes over the stack.
             Scheduler.Start();
-            Native.EnterIdle(layout.StackTop);
+            Processor.EnterIdle(layout.StackTop);
         }
 
         /// <summary>
@@ -336,18 +336,18 @@ namespace Keel.Kernel
         /// <summary>Counts timer interrupts over a TSC-measured interval, to show the tick rate is right.</summary>
         private static void MeasureTicks(ulong milliseconds)
         {
-            ulong tscStart = Native.ReadTimestampCounter();
+            ulong tscStart = TimestampCounter.Read();
             ulong ticksStart = Timer.Ticks;
-            while (Timer.MillisecondsSince(tscStart) < milliseconds) Native.WaitForInterrupt();
+            while (Timer.MillisecondsSince(tscStart) < milliseconds) Processor.WaitForInterrupt();
             ulong ticks = Timer.Ticks - ticksStart;
             ulong elapsed = Timer.MillisecondsSince(tscStart);
-            Native.DisableInterrupts();
+            Processor.DisableInterrupts();
             Console.Write("timer: ");
             Console.Decimal(ticks);
             Console.Write(" ticks in ");
             Console.Decimal(elapsed);
             Console.WriteLine(" ms by the TSC");
-            Native.EnableInterrupts();
+            Processor.EnableInterrupts();
         }
 
         private static FrameAllocator BuildFrameAllocator(Multiboot2Info boot, in KernelLayout layout, ulong multibootInfoPhysical)

@@ -21,12 +21,12 @@ namespace Keel.Kernel.Time
         internal static void Start(ulong tscPerSecond, ulong unixSecondsNow)
         {
             Scale = TimeScale.FromFrequency(tscPerSecond);
-            s_tscAtStart = Native.ReadTimestampCounter();
+            s_tscAtStart = TimestampCounter.Read();
             WallClockAtStart = unixSecondsNow;
         }
 
-        internal static ulong Now => Scale.ToNanoseconds(Native.ReadTimestampCounter() - s_tscAtStart);
+        internal static ulong Now => Scale.ToNanoseconds(TimestampCounter.Read() - s_tscAtStart);
 
-        internal static ulong Tsc => Native.ReadTimestampCounter();
+        internal static ulong Tsc => TimestampCounter.Read();
     }
 }

@@ -29,9 +29,9 @@ namespace Keel.Kernel.Time
         internal static void Calibrate()
         {
             LocalApic.StartCalibrationCount();
-            ulong tscStart = Native.ReadTimestampCounter();
+            ulong tscStart = TimestampCounter.Read();
             Pit.Wait(CalibrationPitTicks);
-            ulong tscEnd = Native.ReadTimestampCounter();
+            ulong tscEnd = TimestampCounter.Read();
             uint elapsed = uint.MaxValue - LocalApic.CurrentCount;
             ApicCountsPerMillisecond = (uint)(elapsed * 1000UL / CalibrationMicroseconds);
             TscPerMillisecond = (tscEnd - tscStart) * 1000UL / CalibrationMicroseconds;
@@ -67,6 +67,6 @@ namespace Keel.Kernel.Time
         }
 
         /// <summary>Milliseconds by the TSC since the given TSC reading.</summary>
-        internal static ulong MillisecondsSince(ulong tscStart) => (Native.ReadTimestampCounter() - tscStart) / TscPerMillisecond;
+        internal static ulong MillisecondsSince(ulong tscStart) => (TimestampCounter.Read() - tscStart) / TscPerMillisecond;
     }
 }

@@ -8,15 +8,6 @@ namespace Keel.Kernel.Tests;
 /// </summary>
 public sealed partial class ArchitectureFenceTests
 {
-    // Call sites still being moved behind the wrappers (Processor, TimestampCounter) by work in progress on
-    // these files; each entry goes once its file stops naming Native. Paths relative to kernel/, with '/'.
-    private static readonly string[] NotYetFenced =
-    [
-        "Kernel.cs",
-        "Time/SystemClock.cs",
-        "Time/Timer.cs",
-    ];
-
     [GeneratedRegex(@"\bNative\b")]
     private static partial Regex NamesNative();
 
@@ -28,7 +19,7 @@ public sealed partial class ArchitectureFenceTests
         foreach (string file in Directory.EnumerateFiles(kernel, "*.cs", SearchOption.AllDirectories))
         {
             string relative = Path.GetRelativePath(kernel, file).Replace('\\', '/');
-            if (relative.StartsWith("Arch/X64/", StringComparison.Ordinal) || NotYetFenced.Contains(relative)) continue;
+            if (relative.StartsWith("Arch/X64/", StringComparison.Ordinal)) continue;
             string[] lines = File.ReadAllLines(file);
             for (int i = 0; i < lines.Length; i++)
             {
@@ -36,18 +27,6 @@ public sealed partial class ArchitectureFenceTests
             }
         }
         Assert.True(offenders.Count == 0, "machine instructions outside kernel/Arch/X64 (use or add a wrapper there):\n" + string.Join("\n", offenders));
-    }
-
-    [Fact]
-    public void Every_file_the_fence_still_lets_through_exists_and_still_needs_it()
-    {
-        string kernel = Path.Combine(RepositoryRoot(), "kernel");
-        foreach (string relative in NotYetFenced)
-        {
-            string path = Path.Combine(kernel, relative);
-            Assert.True(File.Exists(path), $"kernel/{relative} is allowed through the fence but does not exist");
-            Assert.True(File.ReadAllLines(path).Any(l => NamesNative().IsMatch(l)), $"kernel/{relative} no longer names Native: take it off the list");
-        }
     }
 
     /// <summary>The nearest folder above the test binaries that holds build.cake.</summary>
