@@ -25,7 +25,7 @@ namespace Keel.Kernel.Boot
         }
 
         /// <summary>A module's bytes through the direct map; empty for a module GRUB gave no bytes.</summary>
-        internal static ReadOnlySpan<byte> Bytes(in BootModule module) =>
+        internal static ReadOnlySpan<byte> Bytes(BootModule module) =>
             module.End > module.Start && module.End - module.Start < int.MaxValue
                 ? new ReadOnlySpan<byte>(DirectMap.Pointer(module.Start), (int)(module.End - module.Start))
                 : default;

@@ -59,7 +59,7 @@ internal static partial class SerialContract
     [GeneratedRegex(@"^message: deliberate exception from keel\.fault=throw$")]
     public static partial Regex DeliberateExceptionMessage();
 
-    [GeneratedRegex(@"^thrown at 0x[0-9a-fA-F]+ <\S*DeliberateFault\+0x[0-9a-fA-F]+>")]
+    [GeneratedRegex(@"^thrown at 0x[0-9a-fA-F]+ <\S*DeliberateFaults__Raise\+0x[0-9a-fA-F]+>")]
     public static partial Regex ThrowSite();
 
     [GeneratedRegex(@"KERNEL FAULT: #DF double fault \(vector 8\)")]
