@@ -19,25 +19,7 @@ namespace Keel.Kernel.Hypercalls
 
         private const int Batch = 32;
 
-        internal static long MmuUpdate(Vcpu vcpu, in HypercallArguments call)
-        {
-            ulong count = call.A2 & 0xFFFF_FFFF;
-            if (count > MaxRequests) return Errno.EINVAL;
-            MmuUpdateRequest* batch = stackalloc MmuUpdateRequest[Batch];
-            ulong done = 0;
-            long rc = 0;
-            while (done < count && rc == 0)
-            {
-                int n = (int)Math.Min((ulong)Batch, count - done);
-                var requests = new Span<MmuUpdateRequest>(batch, n);
-                if (!GuestMemory.TryRead(vcpu, call.A1 + done * 16, System.Runtime.InteropServices.MemoryMarshal.AsBytes(requests))) return Finish(vcpu, call.A3, done, Errno.EFAULT);
-                TlbFlush flush = default;
-                rc = MachinePaging.Paging.MmuUpdate(vcpu.Domain.Id, requests, (uint)call.A4, out int applied, ref flush);
-                MachinePaging.Apply(flush, vcpu);
-                done += (ulong)applied;
-            }
-            return Finish(vcpu, call.A3, done, rc);
-        }
+        internal static long MmuUpdate(Vcpu vcpu, in HypercallArguments call) => RunBatches<MmuUpdateRequest, MmuUpdates>(vcpu, call);
 
         internal static long UpdateVaMapping(Vcpu vcpu, in HypercallArguments call)
         {
@@ -47,20 +29,45 @@ namespace Keel.Kernel.Hypercalls
             return rc;
         }
 
-        internal static long MmuExtOp(Vcpu vcpu, in HypercallArguments call)
+        internal static long MmuExtOp(Vcpu vcpu, in HypercallArguments call) => RunBatches<MmuExtRequest, MmuExtOps>(vcpu, call);
+
+        /// <summary>What one kind of request array asks of direct paging, a batch at a time.</summary>
+        private interface IRequestKind<T> where T : unmanaged
+        {
+            long Apply(Vcpu vcpu, Span<T> requests, uint foreignDomain, out int applied, ref TlbFlush flush);
+        }
+
+        private struct MmuUpdates : IRequestKind<MmuUpdateRequest>
+        {
+            public long Apply(Vcpu vcpu, Span<MmuUpdateRequest> requests, uint foreignDomain, out int applied, ref TlbFlush flush) =>
+                MachinePaging.Paging.MmuUpdate(vcpu.Domain.Id, requests, foreignDomain, out applied, ref flush);
+        }
+
+        private struct MmuExtOps : IRequestKind<MmuExtRequest>
+        {
+            public long Apply(Vcpu vcpu, Span<MmuExtRequest> requests, uint foreignDomain, out int applied, ref TlbFlush flush) =>
+                MachinePaging.Paging.MmuExtOp(vcpu.Domain.Id, ref vcpu.Tables, requests, foreignDomain, out applied, ref flush);
+        }
+
+        /// <summary>
+        /// (requests, count, done, foreigndom): copies the array in Batch requests at a time, applies each batch
+        /// and its TLB flush, and stops at the first failure. The kind is a struct type argument, so the
+        /// dispatch costs no allocation and no indirect call.
+        /// </summary>
+        private static long RunBatches<T, TKind>(Vcpu vcpu, in HypercallArguments call) where T : unmanaged where TKind : struct, IRequestKind<T>
         {
             ulong count = call.A2 & 0xFFFF_FFFF;
             if (count > MaxRequests) return Errno.EINVAL;
-            MmuExtRequest* batch = stackalloc MmuExtRequest[Batch];
+            T* batch = stackalloc T[Batch];
             ulong done = 0;
             long rc = 0;
             while (done < count && rc == 0)
             {
                 int n = (int)Math.Min((ulong)Batch, count - done);
-                var requests = new Span<MmuExtRequest>(batch, n);
-                if (!GuestMemory.TryRead(vcpu, call.A1 + done * 24, System.Runtime.InteropServices.MemoryMarshal.AsBytes(requests))) return Finish(vcpu, call.A3, done, Errno.EFAULT);
+                var requests = new Span<T>(batch, n);
+                if (!GuestMemory.TryRead(vcpu, call.A1 + done * (ulong)sizeof(T), System.Runtime.InteropServices.MemoryMarshal.AsBytes(requests))) return Finish(vcpu, call.A3, done, Errno.EFAULT);
                 TlbFlush flush = default;
-                rc = MachinePaging.Paging.MmuExtOp(vcpu.Domain.Id, ref vcpu.Tables, requests, (uint)call.A4, out int applied, ref flush);
+                rc = default(TKind).Apply(vcpu, requests, (uint)call.A4, out int applied, ref flush);
                 MachinePaging.Apply(flush, vcpu);
                 done += (ulong)applied;
             }
