@@ -10,7 +10,8 @@ namespace Keel.Guests.Control
     /// every domain the manifest lists from the boot module the manifest names (domctl), starts them all,
     /// then watches them (getdomaininfo every 50 ms), reports how each ends and, for a crash, why, restarts
     /// those whose policy says so, and, when the manifest asks, shuts the machine down once all have ended:
-    /// with reason poweroff if every guest powered off, crash otherwise, so a script can tell.
+    /// with reason poweroff if every guest powered off, crash otherwise, so a script can tell. With the
+    /// command line "domctl-test" it first checks its own domctl tools (DomctlSelfTest).
     /// </summary>
     internal static unsafe class ControlDomain
     {
@@ -29,6 +30,8 @@ namespace Keel.Guests.Control
         {
             SharedInfo.Map();
             if (!ReadManifest(out s_firstModule)) Stop(ShutdownReason.Crash);
+            // The manifest's first kernel is at module 1, right after the manifest itself.
+            if (DomainEntry.CommandLine == "domctl-test") DomctlSelfTest.Run(s_firstModule + 1);
             ManifestDomain[] domains = s_manifest.Domains;
             s_ids = new long[domains.Length];
             s_ended = new bool[domains.Length];

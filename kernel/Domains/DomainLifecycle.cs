@@ -88,8 +88,10 @@ namespace Keel.Kernel.Domains
             GuestConsole.Flush(domain);
             if (domain.State == DomainState.Running) Scheduler.Retire(domain.Vcpu);
             domain.State = state;
-            // The domain's page tables may be the ones loaded: leave them before their frames are freed.
-            Scheduler.LeaveAddressSpace();
+            // The domain's page tables may be the ones loaded (it ended itself): leave them before their frames
+            // are freed. A domain ended by another (destroyed by the control domain) is not loaded, and the
+            // caller's tables must stay.
+            if (Scheduler.Current != null && Scheduler.Current.Domain == domain) Scheduler.LeaveAddressSpace();
             uint held = DomainBuilder.Reclaim(domain);
             if (held != 0)
             {
