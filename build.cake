@@ -88,6 +88,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-guest-traps.img", "", control, TestManifest("guest-traps")),
     ("keel-guest-paging.img", "", control, TestManifest("guest-paging")),
     ("keel-guest-time.img", "", control, TestManifest("guest-time")),
+    ("keel-guest-events.img", "", control, TestManifest("guest-events")),
     ("keel-guest-divide.img", "", control, TestManifest("guest-fault-divide")),
     ("keel-guest-pagefault.img", "", control, TestManifest("guest-fault-page")),
     ("keel-guest-opcode.img", "", control, TestManifest("guest-fault-opcode")),

@@ -10,6 +10,7 @@ namespace Keel.Guests.Tests
     ///   traps        install its own trap table and show each kind of trap delivered and returned from
     ///   paging       change its own mappings through direct paging, and try what the rules refuse
     ///   time         read system and wall-clock time from shared_info, sleep, and wake from its timer
+    ///   events       its own event channels: IPI, VIRQ_TIMER, poll, mask, and the refusals
     ///   spin=..., sleeper=...  scheduling measurements (SchedulingTests)
     ///   heartbeat=UNTIL  beat once a second until UNTIL ms of system time, checking its own memory each time
     ///   hostile=SEED:COUNT  attack the kernel and the other domains (HostileTests)
@@ -31,6 +32,7 @@ namespace Keel.Guests.Tests
             else if (command == "traps") TrapTests.Run();
             else if (command == "paging") PagingTests.Run();
             else if (command == "time") TimeTests.Run();
+            else if (command == "events") EventTests.Run();
             else if (command.StartsWith("spin=")) SchedulingTests.Spin(command.Substring(5));
             else if (command.StartsWith("heartbeat=")) Heartbeat.Run(command.Substring(10));
             else if (command.StartsWith("hostile=")) HostileTests.Run(command.Substring(8));

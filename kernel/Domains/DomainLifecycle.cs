@@ -92,6 +92,7 @@ namespace Keel.Kernel.Domains
             // are freed. A domain ended by another (destroyed by the control domain) is not loaded, and the
             // caller's tables must stay.
             if (Scheduler.Current != null && Scheduler.Current.Domain == domain) Scheduler.LeaveAddressSpace();
+            Events.MachineEvents.Channels.RemoveDomain(domain.Id);
             uint held = DomainBuilder.Reclaim(domain);
             if (held != 0)
             {
@@ -109,6 +110,8 @@ namespace Keel.Kernel.Domains
             Console.Decimal((ulong)DomainTable.AliveCount);
             Console.WriteLine(" domains running");
             if (domain.Privileged) Kernel.InitialDomainEnded(domain.Reason);
+            // The control domain hears of every other domain's end through VIRQ_DOM_EXC, as on Xen.
+            Events.MachineEvents.Channels.RaiseVirq(0, Events.MachineEvents.VirqDomainException);
             if (DomainTable.AliveCount == 0) Kernel.AllDomainsEnded();
         }
 

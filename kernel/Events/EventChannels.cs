@@ -15,6 +15,9 @@ namespace Keel.Kernel.Events
 
         /// <summary>An event became deliverable to the vCPU (its upcall_pending was set): wake it or deliver the upcall.</summary>
         void Kick(ushort domain, int vcpu);
+
+        /// <summary>The port has just become pending, masked or not (what SCHEDOP_poll waits for).</summary>
+        void Raised(ushort domain, int port);
     }
 
     /// <summary>
@@ -41,17 +44,21 @@ namespace Keel.Kernel.Events
             internal byte Virq;
         }
 
-        private readonly Port[][] _ports;
+        /// <summary>Ports are kept in buckets of 64, each allocated when one of its ports is first used (as Xen's
+        /// event channel buckets), so an idle domain costs only its bucket table.</summary>
+        private const int BucketPorts = 64, Buckets = PortsPerDomain / BucketPorts;
+
+        private readonly Port[][][] _ports;
         private TDelivery _delivery;
 
         public EventChannels(int domains, TDelivery delivery)
         {
-            _ports = new Port[domains][];
+            _ports = new Port[domains][][];
             _delivery = delivery;
         }
 
         /// <summary>Gives a domain its port table (all closed); done once when it is built.</summary>
-        public void AddDomain(ushort domain) => _ports[domain] = new Port[PortsPerDomain];
+        public void AddDomain(ushort domain) => _ports[domain] = new Port[Buckets][];
 
         /// <summary>Closes every port of an ending domain (the other ends of its interdomain ports become unbound).</summary>
         public void RemoveDomain(ushort domain)
@@ -61,7 +68,7 @@ namespace Keel.Kernel.Events
             _ports[domain] = null;
         }
 
-        public PortState StateOf(ushort domain, int port) => IsPort(domain, port) ? _ports[domain][port].State : PortState.Closed;
+        public PortState StateOf(ushort domain, int port) => IsPort(domain, port) ? Read(domain, port).State : PortState.Closed;
 
         /// <summary>EVTCHNOP_status's remote side: the domain an unbound port is offered to, or the other end of an interdomain one.</summary>
         public bool TryGetPeer(ushort domain, int port, out ushort remoteDomain, out int remotePort)
@@ -69,7 +76,7 @@ namespace Keel.Kernel.Events
             remoteDomain = 0;
             remotePort = 0;
             if (!IsPort(domain, port)) return false;
-            Port p = _ports[domain][port];
+            Port p = Read(domain, port);
             if (p.State != PortState.Interdomain && p.State != PortState.Unbound) return false;
             remoteDomain = p.RemoteDomain;
             remotePort = p.RemotePort;
@@ -83,7 +90,7 @@ namespace Keel.Kernel.Events
             if (!Exists(domain) || !Exists(remote)) return Errno.ESRCH;
             port = FreePort(domain);
             if (port == 0) return Errno.ENOSPC;
-            _ports[domain][port] = new Port { State = PortState.Unbound, RemoteDomain = remote };
+            Slot(domain, port) = new Port { State = PortState.Unbound, RemoteDomain = remote };
             return 0;
         }
 
@@ -96,11 +103,12 @@ namespace Keel.Kernel.Events
             port = 0;
             if (!Exists(domain) || !Exists(remote)) return Errno.ESRCH;
             if (!IsPort(remote, remotePort)) return Errno.EINVAL;
-            ref Port other = ref _ports[remote][remotePort];
-            if (other.State != PortState.Unbound || other.RemoteDomain != domain) return Errno.EINVAL;
+            Port offered = Read(remote, remotePort);
+            if (offered.State != PortState.Unbound || offered.RemoteDomain != domain) return Errno.EINVAL;
             port = FreePort(domain);
             if (port == 0) return Errno.ENOSPC;
-            _ports[domain][port] = new Port { State = PortState.Interdomain, RemoteDomain = remote, RemotePort = (ushort)remotePort };
+            Slot(domain, port) = new Port { State = PortState.Interdomain, RemoteDomain = remote, RemotePort = (ushort)remotePort };
+            ref Port other = ref Slot(remote, remotePort);
             other.State = PortState.Interdomain;
             other.RemotePort = (ushort)port;
             // Xen raises the new port at once, so the binder learns of anything sent before it bound.
@@ -117,7 +125,7 @@ namespace Keel.Kernel.Events
             if (VirqPort(domain, virq) != 0) return Errno.EEXIST;
             port = FreePort(domain);
             if (port == 0) return Errno.ENOSPC;
-            _ports[domain][port] = new Port { State = PortState.Virq, Virq = (byte)virq };
+            Slot(domain, port) = new Port { State = PortState.Virq, Virq = (byte)virq };
             return 0;
         }
 
@@ -128,7 +136,7 @@ namespace Keel.Kernel.Events
             if (!Exists(domain)) return Errno.ESRCH;
             port = FreePort(domain);
             if (port == 0) return Errno.ENOSPC;
-            _ports[domain][port] = new Port { State = PortState.Ipi };
+            Slot(domain, port) = new Port { State = PortState.Ipi };
             return 0;
         }
 
@@ -136,7 +144,7 @@ namespace Keel.Kernel.Events
         public long Send(ushort domain, int port)
         {
             if (!IsPort(domain, port)) return Errno.EINVAL;
-            Port p = _ports[domain][port];
+            Port p = Read(domain, port);
             switch (p.State)
             {
                 case PortState.Interdomain:
@@ -164,10 +172,11 @@ namespace Keel.Kernel.Events
         public long Close(ushort domain, int port)
         {
             if (!IsPort(domain, port)) return Errno.EINVAL;
-            ref Port p = ref _ports[domain][port];
+            if (Read(domain, port).State == PortState.Closed) return 0;
+            ref Port p = ref Slot(domain, port);
             if (p.State == PortState.Interdomain && IsPort(p.RemoteDomain, p.RemotePort))
             {
-                ref Port other = ref _ports[p.RemoteDomain][p.RemotePort];
+                ref Port other = ref Slot(p.RemoteDomain, p.RemotePort);
                 other.State = PortState.Unbound;
                 other.RemoteDomain = domain;
                 other.RemotePort = 0;
@@ -195,6 +204,7 @@ namespace Keel.Kernel.Events
             Span<byte> shared = _delivery.SharedInfo(domain);
             if (TestAndSetBit(shared, PendingOffset, port)) return;
             if (!TestBit(shared, MaskOffset, port)) FlagWord(domain, shared, port);
+            _delivery.Raised(domain, port);
         }
 
         /// <summary>Sets the port's word in vCPU 0's selector and then its upcall_pending; kicks it if the word was not flagged already.</summary>
@@ -211,16 +221,32 @@ namespace Keel.Kernel.Events
 
         private int VirqPort(ushort domain, int virq)
         {
-            Port[] ports = _ports[domain];
-            for (int p = 1; p < PortsPerDomain; p++) if (ports[p].State == PortState.Virq && ports[p].Virq == virq) return p;
+            for (int p = 1; p < PortsPerDomain; p++)
+            {
+                Port port = Read(domain, p);
+                if (port.State == PortState.Virq && port.Virq == virq) return p;
+            }
             return 0;
         }
 
+        /// <summary>The lowest closed port (a bucket never used counts as all closed); 0 when every port is in use.</summary>
         private int FreePort(ushort domain)
         {
-            Port[] ports = _ports[domain];
-            for (int p = 1; p < PortsPerDomain; p++) if (ports[p].State == PortState.Closed) return p;
+            for (int p = 1; p < PortsPerDomain; p++) if (Read(domain, p).State == PortState.Closed) return p;
             return 0;
+        }
+
+        private Port Read(ushort domain, int port)
+        {
+            Port[] bucket = _ports[domain][port / BucketPorts];
+            return bucket == null ? default : bucket[port % BucketPorts];
+        }
+
+        private ref Port Slot(ushort domain, int port)
+        {
+            ref Port[] bucket = ref _ports[domain][port / BucketPorts];
+            bucket ??= new Port[BucketPorts];
+            return ref bucket[port % BucketPorts];
         }
 
         private bool Exists(ushort domain) => domain < _ports.Length && _ports[domain] != null;

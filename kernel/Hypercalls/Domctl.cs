@@ -114,9 +114,9 @@ namespace Keel.Kernel.Hypercalls
             fixed (byte* nameBytes = build.Name) name = DomctlAbi.Text(nameBytes, DomctlAbi.NameBytes);
             if (name.Length == 0) return Errno.EINVAL;
 
+            ulong heapBefore = Internal.Runtime.Heap.AllocatedBytes;
             Domain domain = DomainTable.Create(name, privileged: false);
             if (domain == null) return Errno.ENOSPC;
-            ulong heapBefore = Internal.Runtime.Heap.AllocatedBytes;
             ulong startedAt = Time.SystemClock.Now;
             domain.Weight = build.Weight;
             domain.WarpNs = build.WarpNs;

@@ -54,23 +54,27 @@ namespace Keel.Kernel.Hypercalls
         private const uint MaxPollPorts = 128;
 
         /// <summary>
-        /// SCHEDOP_poll. Every port must be a valid event channel of the domain (-EINVAL otherwise), and there
-        /// are none until event channels exist, so for now only a poll of no ports can sleep, until its
-        /// timeout: a timeout already past returns at once, and no ports and no timeout would sleep forever,
+        /// SCHEDOP_poll: returns at once if one of the listed ports is pending (masked or not), else sleeps
+        /// until one becomes pending or the timeout (absolute system time) passes. Every port must be one of
+        /// the domain's open event channels (-EINVAL otherwise). No ports and no timeout would sleep forever,
         /// which Xen allows and Keel refuses (-EINVAL) rather than lose the vCPU.
         /// </summary>
         private static long Poll(Vcpu vcpu, ulong argument)
         {
             if (!GuestMemory.TryRead(vcpu, argument, out SchedPoll poll)) return Errno.EFAULT;
             if (poll.Count > MaxPollPorts) return Errno.EINVAL;
-            if (poll.Count > 0)
+            if (poll.Count == 0 && poll.Timeout == 0) return Errno.EINVAL;
+            bool pending = false;
+            for (int i = 0; i < poll.Count; i++)
             {
-                if (!GuestMemory.TryRead(vcpu, poll.Ports, out uint _)) return Errno.EFAULT;
-                return Errno.EINVAL;
+                if (!GuestMemory.TryRead(vcpu, poll.Ports + (ulong)i * 4, out uint port)) return Errno.EFAULT;
+                if (Events.MachineEvents.Channels.StateOf(vcpu.Domain.Id, (int)port) == Events.PortState.Closed) return Errno.EINVAL;
+                pending |= Events.MachineEvents.Channels.IsPending(vcpu.Domain.Id, (int)port);
+                vcpu.PollPorts[i] = (int)port;
             }
-            if (poll.Timeout == 0) return Errno.EINVAL;
-            if (poll.Timeout <= SystemClock.Now) return 0;
-            GuestTimers.SetPoll(vcpu, poll.Timeout);
+            if (pending || (poll.Timeout != 0 && poll.Timeout <= SystemClock.Now)) return 0;
+            vcpu.PollCount = (int)poll.Count;
+            if (poll.Timeout != 0) GuestTimers.SetPoll(vcpu, poll.Timeout);
             Scheduler.Block(vcpu);
             return 0;
         }

@@ -14,6 +14,7 @@ namespace Keel.Kernel.Objects
             if (s_next >= Capacity) return null;
             var domain = new Domain((ushort)s_next, name, privileged);
             s_domains[s_next++] = domain;
+            Events.MachineEvents.Channels.AddDomain(domain.Id);
             return domain;
         }
 

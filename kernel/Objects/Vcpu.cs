@@ -51,6 +51,10 @@ namespace Keel.Kernel.Objects
         /// <summary>System time at which a SCHEDOP_poll gives up; 0 for none.</summary>
         internal ulong PollDeadline;
 
+        /// <summary>The ports a SCHEDOP_poll waits on (PollCount of them; 0 when not polling ports).</summary>
+        internal readonly int[] PollPorts = new int[128];
+        internal int PollCount;
+
         /// <summary>Where the vCPU's time goes (Xen's vcpu_runstate_info): the state, since when, and the total per state.</summary>
         internal RunState State = RunState.Offline;
         internal ulong StateEntryTime;

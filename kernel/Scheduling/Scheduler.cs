@@ -89,6 +89,7 @@ namespace Keel.Kernel.Scheduling
         {
             vcpu.Blocked = false;
             vcpu.PollDeadline = 0;
+            vcpu.PollCount = 0;
             Admit(vcpu);
         }
 

@@ -5,9 +5,9 @@ namespace Keel.Kernel.Time
 {
     /// <summary>
     /// Each vCPU's two deadlines, in system time: its timer (set_timer_op, VCPUOP_set_singleshot_timer) and
-    /// the timeout of a SCHEDOP_poll. A timer that fires wakes a blocked vCPU (Xen raises VIRQ_TIMER, which
-    /// wakes a vCPU waiting in SCHEDOP_block; event channels will carry the VIRQ itself), a poll timeout ends
-    /// the poll. The earliest deadline is kept so the scheduler can arm the APIC without scanning.
+    /// the timeout of a SCHEDOP_poll. A timer that fires raises VIRQ_TIMER (a poll on its port ends) and
+    /// wakes a vCPU waiting in SCHEDOP_block even if it bound no VIRQ_TIMER (Keel delivers no upcalls yet,
+    /// so a blocked guest could otherwise never wake); a poll timeout ends the poll. The earliest deadline is kept so the scheduler can arm the APIC without scanning.
     /// </summary>
     internal static class GuestTimers
     {
@@ -39,7 +39,8 @@ namespace Keel.Kernel.Time
                 if (vcpu.TimerDeadline != 0 && vcpu.TimerDeadline <= now)
                 {
                     vcpu.TimerDeadline = 0;
-                    Scheduler.Wake(vcpu);
+                    Events.MachineEvents.Channels.RaiseVirq(vcpu.Domain.Id, Events.MachineEvents.VirqTimer);
+                    if (vcpu.PollCount == 0) Scheduler.Wake(vcpu);
                 }
                 if (vcpu.PollDeadline != 0 && vcpu.PollDeadline <= now)
                 {

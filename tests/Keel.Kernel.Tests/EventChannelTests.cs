@@ -10,16 +10,20 @@ internal struct TestDelivery : IEventDelivery
 {
     public byte[][] Pages;
     public List<(ushort Domain, int Vcpu)> Kicks;
+    public List<(ushort Domain, int Port)> Raised;
 
     public static TestDelivery For(int domains) => new()
     {
         Pages = Enumerable.Range(0, domains).Select(_ => new byte[4096]).ToArray(),
         Kicks = [],
+        Raised = [],
     };
 
     public Span<byte> SharedInfo(ushort domain) => Pages[domain];
 
     public void Kick(ushort domain, int vcpu) => Kicks.Add((domain, vcpu));
+
+    void IEventDelivery.Raised(ushort domain, int port) => Raised.Add((domain, port));
 }
 
 public class EventChannelTests
@@ -65,10 +69,13 @@ public class EventChannelTests
         Array.Clear(delivery.Pages[1]);
         delivery.Kicks.Clear();
         delivery.Pages[1][SharedInfoLayout.EventMask + back / 8] |= (byte)(1 << (back % 8));
+        delivery.Raised.Clear();
         channels.Send(2, front);
         Assert.True(channels.IsPending(1, back));
         Assert.Equal(0, delivery.Pages[1][SharedInfoLayout.UpcallPending]);
         Assert.Empty(delivery.Kicks);
+        // A poller still hears of it: poll waits for the port, masked or not.
+        Assert.Equal([(1, back)], delivery.Raised);
         Assert.Equal(0, channels.Unmask(1, back));
         Assert.Equal(1, delivery.Pages[1][SharedInfoLayout.UpcallPending]);
         Assert.Single(delivery.Kicks);

@@ -264,4 +264,26 @@ public sealed class DomainTests
 
     private static Task ExpectAsync(QemuMachine qemu, string what, string answer, CancellationToken cancel) =>
         qemu.WaitForLineAsync(GuestLine("hypercalls", $"hypercalls: {Regex.Escape(what)}: {Regex.Escape(answer)}"), LineTimeout, cancel);
+
+    [Fact]
+    public Task A_guest_signals_itself_on_its_own_event_channels_polls_them_and_VIRQ_TIMER_ends_a_poll() =>
+        Machine.BootAsync(Machine.Image("keel-guest-events.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
+            (string Check, int Result)[] checks =
+            [
+                ("bind_ipi gives a port", 0), ("status of the IPI port", 5), ("send", 0), ("the port is pending", 0),
+                ("poll on a pending port returns at once", 0), ("it did not wait", 0), ("a masked port still becomes pending", 0),
+                ("unmask", 0), ("bind_virq VIRQ_TIMER gives a port", 0), ("bind_virq VIRQ_TIMER twice", -17),
+                ("bind_virq VIRQ_DOM_EXC (the control domain's)", -1), ("poll on the timer port", 0),
+                ("VIRQ_TIMER ended the poll after 30 ms, before the timeout", 0), ("close", 0), ("send on a closed port", -22),
+                ("poll on a closed port", -22), ("poll on nothing, forever", -22), ("status of port 0", -22), ("ports exhausted after 4094 more", -28),
+            ];
+            foreach (var (check, result) in checks)
+            {
+                await qemu.WaitForLineAsync(GuestLine("events", $"events: {Regex.Escape(check)}: {result}"), LineTimeout, cancel);
+            }
+            await ExpectCleanEndAsync(qemu, built, cancel);
+        });
 }
