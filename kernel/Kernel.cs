@@ -86,7 +86,7 @@ namespace Keel.Kernel
         internal static void InitialDomainEnded(ShutdownReason reason)
         {
             Console.Write("keel: dom0 ended (");
-            Console.Write(DomainLifecycle.ReasonName(reason));
+            Console.Write(ShutdownReasons.Name(reason));
             Console.WriteLine("): stopping the machine");
             Machine.Stop(reason == ShutdownReason.Poweroff ? ExitStatus.Success : ExitStatus.DomainFailure);
         }

@@ -111,7 +111,7 @@ namespace Keel.Guests.Control
                     continue;
                 }
                 ManifestDomain d = s_manifest.Domains[i];
-                string how = status.Reason == ShutdownReason.Crash ? "crash: " + Domctl.CrashReport(status.Id) : ReasonName(status.Reason);
+                string how = status.Reason == ShutdownReason.Crash ? "crash: " + Domctl.CrashReport(status.Id) : ShutdownReasons.Name(status.Reason);
                 DomainConsole.WriteLine("control: " + d.Name + " (domain " + DomainConsole.Decimal(status.Id) + ") ended: " + how);
                 if (status.Reason == ShutdownReason.Crash && d.OnCrash == DomainAction.Restart && s_restarts < MaxRestarts)
                 {
@@ -127,14 +127,6 @@ namespace Keel.Guests.Control
             return allEnded;
         }
 
-        private static string ReasonName(ShutdownReason reason) => reason switch
-        {
-            ShutdownReason.Poweroff => "poweroff",
-            ShutdownReason.Reboot => "reboot",
-            ShutdownReason.Suspend => "suspend",
-            ShutdownReason.Crash => "crash",
-            _ => "watchdog",
-        };
 
         private static void Stop(ShutdownReason reason)
         {

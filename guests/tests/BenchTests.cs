@@ -21,7 +21,7 @@ namespace Keel.Guests.Tests
             GuestTraps.Handler = OnTrap;
             byte* vectors = stackalloc byte[] { 3 };
             GuestTraps.Install(new System.ReadOnlySpan<byte>(vectors, 1), 0);
-            ulong start = Milliseconds(at) * 1_000_000;
+            ulong start = Arguments.Number(at) * 1_000_000;
             // Measured alone: the control domain has built every other domain by half-time.
             Clock.SleepUntil(start / 2);
 
@@ -48,7 +48,7 @@ namespace Keel.Guests.Tests
         internal static void Partner(string at)
         {
             SharedInfo.Map();
-            Clock.SleepUntil(Milliseconds(at) * 1_000_000);
+            Clock.SleepUntil(Arguments.Number(at) * 1_000_000);
             for (int i = 0; i < Yields; i++) Hypercall.Yield();
         }
 
@@ -76,13 +76,6 @@ namespace Keel.Guests.Tests
         private static void Report(string name, ulong cycles, long ops)
         {
             DomainConsole.WriteLine("bench: " + name + " " + DomainConsole.Decimal((long)(cycles / (ulong)ops)) + " cycles per op (" + DomainConsole.Decimal(ops) + " ops)");
-        }
-
-        private static ulong Milliseconds(string text)
-        {
-            ulong value = 0;
-            for (int i = 0; i < text.Length && text[i] >= '0' && text[i] <= '9'; i++) value = value * 10 + (ulong)(text[i] - '0');
-            return value;
         }
 
         private static void OnTrap(TrapFrame* frame)

@@ -14,9 +14,7 @@ namespace Keel.Guests.Tests
         internal static void Run(string until)
         {
             SharedInfo.Map();
-            ulong end = 0;
-            for (int i = 0; i < until.Length && until[i] >= '0' && until[i] <= '9'; i++) end = end * 10 + (ulong)(until[i] - '0');
-            end *= 1_000_000;
+            ulong end = Arguments.Number(until) * 1_000_000;
             ulong seed = Clock.Now ^ (Memory.MachineFrame(((ulong)DomainEntry.StartInfo - DomainEntry.ImageBase) / Memory.PageSize) << 20);
             ulong[] memory = new ulong[Words];
             for (int i = 0; i < Words; i++) memory[i] = Pattern(seed, i);

@@ -25,12 +25,14 @@ namespace Keel.Guests.Tests
             GuestTraps.Handler = OnTrap;
             byte* vectors = stackalloc byte[] { 0, 3, 6, 13, 14 };
             GuestTraps.Install(new ReadOnlySpan<byte>(vectors, 5), 0);
-            ulong seed = 0, count = 0;
-            int at = 0;
-            while (at < arguments.Length && arguments[at] != ':') seed = seed * 10 + (ulong)(arguments[at++] - '0');
-            for (at++; at < arguments.Length; at++) count = count * 10 + (ulong)(arguments[at] - '0');
+            ulong[] numbers = new ulong[2];
+            if (Arguments.Numbers(arguments, numbers) != 2)
+            {
+                DomainConsole.WriteLine("hostile: expected SEED:COUNT, got \"" + arguments + "\"");
+                return;
+            }
             NamedAttacks();
-            Fuzz(seed, count);
+            Fuzz(numbers[0], numbers[1]);
         }
 
         private static void NamedAttacks()

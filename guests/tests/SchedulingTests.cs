@@ -44,20 +44,12 @@ namespace Keel.Guests.Tests
         /// <summary>"FROM:TO" or "FROM:TO:EVERY" in ms of system time.</summary>
         private static bool TryWindow(string text, out ulong from, out ulong to, out ulong every)
         {
-            from = to = every = 0;
             ulong[] parts = new ulong[3];
-            int count = 0;
-            for (int i = 0; i < text.Length && count < 3; i++)
-            {
-                char c = text[i];
-                if (c == ':') count++;
-                else if (c >= '0' && c <= '9') parts[count] = parts[count] * 10 + (ulong)(c - '0');
-                else count = 3;
-            }
+            int count = Arguments.Numbers(text, parts);
             from = parts[0] * Millisecond;
             to = parts[1] * Millisecond;
             every = parts[2] * Millisecond;
-            bool ok = to > from && (count == 1 || (count == 2 && every > 0));
+            bool ok = to > from && (count == 2 || (count == 3 && every > 0));
             if (!ok) DomainConsole.WriteLine("scheduling test: bad window \"" + text + "\"");
             return ok;
         }

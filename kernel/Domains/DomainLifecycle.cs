@@ -32,11 +32,8 @@ namespace Keel.Kernel.Domains
         /// </summary>
         internal static void ReportBuilt(Domain domain, uint mib, ulong heapBytes, ulong buildNs)
         {
-            Console.Write("keel: domain ");
-            Console.Decimal(domain.Id);
-            Console.Write(" (");
-            Console.Write(domain.Name);
-            Console.Write(") built: ");
+            WriteDomain(domain);
+            Console.Write(" built: ");
             Console.Decimal(mib);
             Console.Write(" MiB, ");
             Console.Decimal(heapBytes);
@@ -52,11 +49,8 @@ namespace Keel.Kernel.Domains
         {
             domain.Reason = ShutdownReason.Poweroff;
             End(domain, DomainState.Destroyed);
-            Console.Write("keel: domain ");
-            Console.Decimal(domain.Id);
-            Console.Write(" (");
-            Console.Write(domain.Name);
-            Console.WriteLine(") destroyed by the control domain");
+            WriteDomain(domain);
+            Console.WriteLine(" destroyed by the control domain");
             ReportEnd(domain);
         }
 
@@ -64,12 +58,9 @@ namespace Keel.Kernel.Domains
         {
             domain.Reason = reason;
             End(domain, DomainState.Shutdown);
-            Console.Write("keel: domain ");
-            Console.Decimal(domain.Id);
-            Console.Write(" (");
-            Console.Write(domain.Name);
-            Console.Write(") shut down: ");
-            Console.WriteLine(ReasonName(reason));
+            WriteDomain(domain);
+            Console.Write(" shut down: ");
+            Console.WriteLine(ShutdownReasons.Name(reason));
             ReportEnd(domain);
         }
 
@@ -115,13 +106,14 @@ namespace Keel.Kernel.Domains
             if (DomainTable.AliveCount == 0) Kernel.AllDomainsEnded();
         }
 
-        internal static string ReasonName(ShutdownReason reason) => reason switch
+        /// <summary>"keel: domain ID (NAME)", the start of every line the kernel prints about one domain.</summary>
+        private static void WriteDomain(Domain domain)
         {
-            ShutdownReason.Poweroff => "poweroff",
-            ShutdownReason.Reboot => "reboot",
-            ShutdownReason.Suspend => "suspend",
-            ShutdownReason.Crash => "crash",
-            _ => "watchdog",
-        };
+            Console.Write("keel: domain ");
+            Console.Decimal(domain.Id);
+            Console.Write(" (");
+            Console.Write(domain.Name);
+            Console.Write(')');
+        }
     }
 }

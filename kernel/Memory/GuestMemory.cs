@@ -14,14 +14,10 @@ namespace Keel.Kernel.Memory
     {
         internal static bool TryRead(Vcpu vcpu, ulong address, Span<byte> into)
         {
-            int done = 0;
-            while (done < into.Length)
+            for (int done = 0; done < into.Length;)
             {
-                ulong at = address + (ulong)done;
-                if (at < address) return false;
-                if (!GuestWalk.TryTranslate(default(DirectMap), vcpu.CurrentTable, at, write: false, out ulong physical)) return false;
-                int chunk = Math.Min(into.Length - done, (int)(4096 - (at & 0xFFF)));
-                new ReadOnlySpan<byte>(DirectMap.Pointer(physical), chunk).CopyTo(into.Slice(done, chunk));
+                if (!TryChunk(vcpu, address, done, into.Length, write: false, out byte* page, out int chunk)) return false;
+                new ReadOnlySpan<byte>(page, chunk).CopyTo(into.Slice(done, chunk));
                 done += chunk;
             }
             return true;
@@ -29,16 +25,28 @@ namespace Keel.Kernel.Memory
 
         internal static bool TryWrite(Vcpu vcpu, ulong address, ReadOnlySpan<byte> from)
         {
-            int done = 0;
-            while (done < from.Length)
+            for (int done = 0; done < from.Length;)
             {
-                ulong at = address + (ulong)done;
-                if (at < address) return false;
-                if (!GuestWalk.TryTranslate(default(DirectMap), vcpu.CurrentTable, at, write: true, out ulong physical)) return false;
-                int chunk = Math.Min(from.Length - done, (int)(4096 - (at & 0xFFF)));
-                from.Slice(done, chunk).CopyTo(new Span<byte>(DirectMap.Pointer(physical), chunk));
+                if (!TryChunk(vcpu, address, done, from.Length, write: true, out byte* page, out int chunk)) return false;
+                from.Slice(done, chunk).CopyTo(new Span<byte>(page, chunk));
                 done += chunk;
             }
+            return true;
+        }
+
+        /// <summary>
+        /// The part of [address + done, address + length) that lies in one guest page, through the direct map:
+        /// false if the address wraps or the guest could not make that access itself.
+        /// </summary>
+        private static bool TryChunk(Vcpu vcpu, ulong address, int done, int length, bool write, out byte* page, out int chunk)
+        {
+            page = null;
+            chunk = 0;
+            ulong at = address + (ulong)done;
+            if (at < address) return false;
+            if (!GuestWalk.TryTranslate(default(DirectMap), vcpu.CurrentTable, at, write, out ulong physical)) return false;
+            page = DirectMap.Pointer(physical);
+            chunk = Math.Min(length - done, (int)(4096 - (at & 0xFFF)));
             return true;
         }
 

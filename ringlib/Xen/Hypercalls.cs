@@ -47,6 +47,19 @@ namespace Keel.Ringlib.Xen
 
     public enum ShutdownReason : uint { Poweroff = 0, Reboot = 1, Suspend = 2, Crash = 3, Watchdog = 4 }
 
+    public static class ShutdownReasons
+    {
+        /// <summary>The reason's name as Xen's tools print it (SHUTDOWN_* without the prefix); anything past watchdog is watchdog.</summary>
+        public static string Name(ShutdownReason reason) => reason switch
+        {
+            ShutdownReason.Poweroff => "poweroff",
+            ShutdownReason.Reboot => "reboot",
+            ShutdownReason.Suspend => "suspend",
+            ShutdownReason.Crash => "crash",
+            _ => "watchdog",
+        };
+    }
+
     /// <summary>console_io commands (xen/include/public/xen.h, CONSOLEIO_*).</summary>
     public enum ConsoleCommand : ulong { Write = 0, Read = 1 }
 

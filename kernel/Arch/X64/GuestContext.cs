@@ -30,8 +30,7 @@ namespace Keel.Kernel.Arch.X64
             context->Frame.Cs = DescriptorTables.GuestCode64;
             context->Frame.Ss = DescriptorTables.GuestData;
             context->Frame.Rflags = GuestFlags;
-            *(ushort*)context->FpuState = 0x037F;
-            *(uint*)(context->FpuState + 24) = 0x1F80;
+            ResetFpu(context);
         }
 
         /// <summary>The idle loop's state: ring 0 on the kernel stack, halting with interrupts on.</summary>
@@ -43,6 +42,12 @@ namespace Keel.Kernel.Arch.X64
             context->Frame.Cs = DescriptorTables.KernelCode;
             context->Frame.Ss = DescriptorTables.KernelData;
             context->Frame.Rflags = GuestFlags;
+            ResetFpu(context);
+        }
+
+        /// <summary>FXSAVE image of the FPU after FNINIT (FCW 0x037F) with MXCSR's reset value 0x1F80.</summary>
+        private static void ResetFpu(GuestContext* context)
+        {
             *(ushort*)context->FpuState = 0x037F;
             *(uint*)(context->FpuState + 24) = 0x1F80;
         }
