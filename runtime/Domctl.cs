@@ -16,6 +16,15 @@ namespace Keel.Runtime
     }
 
     /// <summary>The control domain's privileged operations (domctl), one wrapper each; results are Xen's codes.</summary>
+    /// <summary>What building a domain gives the services that serve it: its console and store ports, offered
+    /// to the control domain, and the machine frames of its console and store pages, granted to the control
+    /// domain at the reserved references GNTTAB_RESERVED_CONSOLE and _XENSTORE.</summary>
+    public struct DomainServices
+    {
+        public uint ConsolePort, StorePort;
+        public ulong ConsoleFrame, StoreFrame;
+    }
+
     public static unsafe class Domctl
     {
         private static long Call(ref DomctlAbi.Request request, uint command, ushort domain)
@@ -27,7 +36,8 @@ namespace Keel.Runtime
         }
 
         /// <summary>Builds a domain (left paused) from boot module `module`; its id on success, else a negative errno.</summary>
-        public static long Build(uint module, uint memoryMiB, uint weight, string name, string commandLine, ulong warpNs = 0, ulong warpLimitNs = 0, ulong unwarpNs = 0)
+        public static long Build(uint module, uint memoryMiB, uint weight, string name, string commandLine, out DomainServices services,
+                                 ulong warpNs = 0, ulong warpLimitNs = 0, ulong unwarpNs = 0)
         {
             DomctlAbi.Request request = default;
             ref DomctlAbi.BuildRequest build = ref request.U.Build;
@@ -43,6 +53,7 @@ namespace Keel.Runtime
             build.CommandLine = (ulong)line;
             build.CommandLineLength = (uint)commandLine.Length;
             long rc = Call(ref request, DomctlAbi.Build, 0);
+            services = new DomainServices { ConsolePort = build.ConsolePort, StorePort = build.StorePort, ConsoleFrame = build.ConsoleMfn, StoreFrame = build.StoreMfn };
             return rc < 0 ? rc : request.Domain;
         }
 

@@ -1,3 +1,4 @@
+using System.Threading;
 using Keel.Ringlib.Xen;
 
 namespace Keel.Runtime
@@ -5,7 +6,7 @@ namespace Keel.Runtime
     /// <summary>event_channel_op and SCHEDOP_poll on ports, with the pending and mask bitmaps read from shared_info (SharedInfo.Map first).</summary>
     public static unsafe class Events
     {
-        private const ulong BindVirqOp = 1, CloseOp = 3, SendOp = 4, StatusOp = 5, AllocUnboundOp = 6, BindIpiOp = 7, UnmaskOp = 9;
+        private const ulong BindInterdomainOp = 0, BindVirqOp = 1, CloseOp = 3, SendOp = 4, StatusOp = 5, AllocUnboundOp = 6, BindIpiOp = 7, UnmaskOp = 9;
 
         private static long Op(ulong command, void* argument) => Hypercall.Raw((ulong)HypercallNumber.EventChannelOp, command, (ulong)argument);
 
@@ -35,6 +36,47 @@ namespace Keel.Runtime
             args[1] = remote;
             long rc = Op(AllocUnboundOp, args);
             return rc < 0 ? rc : *(uint*)(args + 2);
+        }
+
+        /// <summary>A local port joined to <paramref name="remotePort"/> of <paramref name="remote"/>, which must have offered it to this domain.</summary>
+        public static long BindInterdomain(ushort remote, uint remotePort)
+        {
+            uint* args = stackalloc uint[3];
+            *(ushort*)args = remote;
+            args[1] = remotePort;
+            long rc = Op(BindInterdomainOp, args);
+            return rc < 0 ? rc : args[2];
+        }
+
+        /// <summary>
+        /// Sleeps until an event arrives on an unmasked port or system time reaches <paramref name="deadline"/>,
+        /// as a PV kernel's idle loop does: set_timer_op, then SCHEDOP_block, which returns at once if
+        /// evtchn_upcall_pending is already set. On return the pending flag and selector are cleared first,
+        /// so anything raised after that sets them again and the next wait returns at once: the caller then
+        /// looks at every port it serves (<see cref="TakePending"/>), and nothing is missed.
+        /// </summary>
+        public static void WaitUntil(ulong deadline)
+        {
+            Clock.SetTimer(deadline);
+            Hypercall.Block();
+            byte* info = SharedInfo.Page;
+            Volatile.Write(ref info[SharedInfoLayout.UpcallPending], (byte)0);
+            Interlocked.Exchange(ref *(long*)(info + SharedInfoLayout.PendingSelector), 0);
+        }
+
+        /// <summary>If the port is pending, clears it (one atomic step, so a send meanwhile is not lost) and says so.</summary>
+        public static bool TakePending(uint port)
+        {
+            ref int word = ref *(int*)(SharedInfo.Page + SharedInfoLayout.EventPending + port / 32 * 4);
+            int bit = 1 << (int)(port % 32);
+            int seen = Volatile.Read(ref word);
+            while ((seen & bit) != 0)
+            {
+                int was = Interlocked.CompareExchange(ref word, seen & ~bit, seen);
+                if (was == seen) return true;
+                seen = was;
+            }
+            return false;
         }
 
         public static long Send(uint port) => Op(SendOp, &port);

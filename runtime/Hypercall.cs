@@ -19,6 +19,10 @@ namespace Keel.Runtime
         public static long ConsoleWrite(byte* text, int length) =>
             Call((ulong)HypercallNumber.ConsoleIo, (ulong)ConsoleCommand.Write, (ulong)length, (ulong)text, 0, 0);
 
+        /// <summary>Keel's console_io 0x4B00 (control domain only): text written as domain <paramref name="domain"/>'s console output.</summary>
+        public static long ConsoleWriteFor(ushort domain, byte* text, int length) =>
+            Call((ulong)HypercallNumber.ConsoleIo, 0x4B00, (ulong)length, (ulong)text, domain, 0);
+
         public static long XenVersion(VersionCommand command, void* buffer) =>
             Call((ulong)HypercallNumber.XenVersion, (ulong)command, (ulong)buffer, 0, 0, 0);
 

@@ -43,17 +43,20 @@ namespace Keel.Runtime
         /// table's frame is turned back into a virtual address through the M2P; they all lie in the initial
         /// mapping). 0 if some level is not present.
         /// </summary>
-        public static ulong L1EntryMachineAddress(ulong va)
+        public static ulong L1EntryMachineAddress(ulong va) => EntryMachineAddress(va, 1);
+
+        /// <summary>As <see cref="L1EntryMachineAddress"/>, for the entry of the table at <paramref name="level"/> (1-4) that covers va.</summary>
+        public static ulong EntryMachineAddress(ulong va, int level)
         {
             ulong table = DomainEntry.StartInfo->PtBase;
-            for (int level = 4; level > 1; level--)
+            for (int walked = 4; walked > level; walked--)
             {
-                ulong entry = ((ulong*)table)[(va >> (12 + 9 * (level - 1))) & 511];
+                ulong entry = ((ulong*)table)[(va >> (12 + 9 * (walked - 1))) & 511];
                 if ((entry & 1) == 0) return 0;
                 table = VirtualAddress(PhysicalFrame((entry & AddressMask) / PageSize));
             }
-            ulong l1Mfn = MachineFrame((table - DomainEntry.ImageBase) / PageSize);
-            return l1Mfn * PageSize + ((va >> 12) & 511) * 8;
+            ulong tableMfn = MachineFrame((table - DomainEntry.ImageBase) / PageSize);
+            return tableMfn * PageSize + ((va >> (12 + 9 * (level - 1))) & 511) * 8;
         }
 
         public static long MmuUpdate(ulong ptr, ulong value)

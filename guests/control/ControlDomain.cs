@@ -8,7 +8,8 @@ namespace Keel.Guests.Control
     /// <summary>
     /// The control domain. The kernel builds it first and hands it the manifest as its ramdisk; it builds
     /// every domain the manifest lists from the boot module the manifest names (domctl), starts them all,
-    /// then watches them (getdomaininfo every 50 ms), reports how each ends and, for a crash, why, restarts
+    /// serves their consoles (ConsoleBackend), then watches them (getdomaininfo whenever VIRQ_DOM_EXC fires, and
+    /// every 50 ms besides), reports how each ends and, for a crash, why, restarts
     /// those whose policy says so, and, when the manifest asks, shuts the machine down once all have ended:
     /// with reason poweroff if every guest powered off, crash otherwise, so a script can tell. With the
     /// command line "domctl-test" it first checks its own domctl tools (DomctlSelfTest).
@@ -17,6 +18,9 @@ namespace Keel.Guests.Control
     {
         private const ulong PollInterval = 50_000_000;
         private const int MaxRestarts = 16;
+
+        /// <summary>VIRQ_DOM_EXC (xen/include/public/xen.h): the kernel raises it when any domain ends.</summary>
+        private const uint VirqDomainException = 3;
 
         private static Manifest s_manifest;
         private static long[] s_ids;
@@ -29,6 +33,8 @@ namespace Keel.Guests.Control
         private static void Main()
         {
             SharedInfo.Map();
+            long grants = Grants.Initialise();
+            if (grants != 0) DomainConsole.WriteLine("control: no grant table (" + DomainConsole.Decimal(grants) + "): consoles cannot be served");
             if (!ReadManifest(out s_firstModule)) Stop(ShutdownReason.Crash);
             // The manifest's first kernel is at module 1, right after the manifest itself.
             if (DomainEntry.CommandLine == "domctl-test") DomctlSelfTest.Run(s_firstModule + 1);
@@ -39,9 +45,15 @@ namespace Keel.Guests.Control
             for (int i = 0; i < domains.Length; i++) Start(i);
             DomainConsole.WriteLine("control: " + DomainConsole.Decimal(domains.Length) + " domains started in " + DomainConsole.Decimal((long)((Clock.Now - started) / 1_000_000)) + " ms; "
                 + DomainConsole.Decimal(CountRunning()) + " running at system time " + DomainConsole.Decimal((long)(Clock.Now / 1_000_000)) + " ms");
+            long domainException = Events.BindVirq(VirqDomainException);
+            ulong nextWatch = Clock.Now + PollInterval;
             while (true)
             {
-                Clock.SleepUntil(Clock.Now + PollInterval);
+                Events.WaitUntil(nextWatch);
+                ConsoleBackend.Serve();
+                bool ended = domainException > 0 && Events.TakePending((uint)domainException);
+                if (!ended && Clock.Now < nextWatch) continue;
+                nextWatch = Clock.Now + PollInterval;
                 if (Watch() && s_manifest.ExitWhenDone) Stop(s_allPoweredOff ? ShutdownReason.Poweroff : ShutdownReason.Crash);
             }
         }
@@ -74,7 +86,7 @@ namespace Keel.Guests.Control
         {
             ManifestDomain d = s_manifest.Domains[i];
             const ulong Ms = 1_000_000;
-            long id = Domctl.Build(s_firstModule + (uint)d.Module, (uint)d.MemoryMiB, (uint)d.Weight, d.Name, d.CommandLine, (ulong)d.WarpMs * Ms, (ulong)d.WarpLimitMs * Ms, (ulong)d.UnwarpMs * Ms);
+            long id = Domctl.Build(s_firstModule + (uint)d.Module, (uint)d.MemoryMiB, (uint)d.Weight, d.Name, d.CommandLine, out DomainServices services, (ulong)d.WarpMs * Ms, (ulong)d.WarpLimitMs * Ms, (ulong)d.UnwarpMs * Ms);
             s_ids[i] = id;
             if (id < 0)
             {
@@ -83,6 +95,7 @@ namespace Keel.Guests.Control
                 s_allPoweredOff = false;
                 return;
             }
+            ConsoleBackend.Attach((ushort)id, d.Name, services);
             long rc = Domctl.Unpause((ushort)id);
             DomainConsole.WriteLine("control: started " + d.Name + " as domain " + DomainConsole.Decimal(id) + (rc == 0 ? "" : " (unpause: " + DomainConsole.Decimal(rc) + ")"));
         }
@@ -111,6 +124,7 @@ namespace Keel.Guests.Control
                     continue;
                 }
                 ManifestDomain d = s_manifest.Domains[i];
+                ConsoleBackend.Detach(status.Id);
                 string how = status.Reason == ShutdownReason.Crash ? "crash: " + Domctl.CrashReport(status.Id) : ShutdownReasons.Name(status.Reason);
                 DomainConsole.WriteLine("control: " + d.Name + " (domain " + DomainConsole.Decimal(status.Id) + ") ended: " + how);
                 if (status.Reason == ShutdownReason.Crash && d.OnCrash == DomainAction.Restart && s_restarts < MaxRestarts)

@@ -16,7 +16,7 @@ namespace Keel.Guests.Control
 
         internal static void Run(uint kernelModule)
         {
-            long built = Domctl.Build(kernelModule, 8, 256, "subject", "spin=0:600000");
+            long built = Domctl.Build(kernelModule, 8, 256, "subject", "spin=0:600000", out _);
             Say("build", built >= 0 ? 0 : built);
             if (built < 0) return;
             var id = (ushort)built;

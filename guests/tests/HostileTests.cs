@@ -116,6 +116,9 @@ namespace Keel.Guests.Tests
             {
                 case (ulong)HypercallNumber.Iret:
                 case (ulong)HypercallNumber.FpuTaskswitch:
+                // A random event callback is a way to end itself at the next event upcall, not to harm anyone.
+                case (ulong)HypercallNumber.SetCallbacks:
+                case (ulong)HypercallNumber.CallbackOp:
                     number = (ulong)HypercallNumber.XenVersion;
                     break;
                 case (ulong)HypercallNumber.SchedOp:
@@ -130,9 +133,15 @@ namespace Keel.Guests.Tests
                     // Not its own pages: remapping them is a way to end itself, not to harm anyone.
                     if (a1 >= DomainEntry.ImageBase && a1 < Memory.InitialMappingEnd) a1 = Memory.InitialMappingEnd + (a1 & 0xFFFFF000);
                     break;
+                case (ulong)HypercallNumber.GrantTableOp:
+                    // Each operation's results are written back over it (as Xen does), so an array that runs past
+                    // the scratch buffer would overwrite the domain's own stack: keep it inside.
+                    if (a2 >= (ulong)scratch && a2 < (ulong)scratch + ScratchBytes) a3 %= 1 + ((ulong)scratch + ScratchBytes - a2) / 40;
+                    break;
                 case (ulong)HypercallNumber.Multicall:
-                    // Entries it wrote itself could ask for its own shutdown; only junk or unmapped pointers.
-                    if (a1 >= (ulong)scratch && a1 < (ulong)scratch + ScratchBytes) a1 ^= 1UL << 63;
+                    // Entries it wrote itself could ask for its own shutdown, and the M2P's small numbers read as
+                    // real calls (set_callbacks to a pfn ends it at the next event upcall); only junk or unmapped pointers.
+                    if ((a1 >= (ulong)scratch && a1 < (ulong)scratch + ScratchBytes) || (a1 >= 0xFFFF800000000000 && a1 < 0xFFFF808000000000)) a1 ^= 1UL << 63;
                     break;
             }
             return Hypercall.Raw(number, a1, a2, a3, a4, a5);

@@ -92,6 +92,7 @@ namespace Keel.Kernel.Boot
             GrowHeapFor(s_frames.FrameCount * FrameTable.BytesPerFrame);
             MachinePaging.Initialise(s_frames, DomainTable.Capacity, KernelAddressSpace.Current.Root);
             Events.MachineEvents.Initialise(DomainTable.Capacity);
+            Grants.MachineGrants.Initialise(DomainTable.Capacity);
             return s_frames;
         }
 

@@ -45,11 +45,11 @@ namespace Keel.Kernel.Domains
                 if (paging.AllocateFrame(domain.Id, out p2m[pfn]) != 0) return Abandon(domain, "not enough free memory");
                 MachineToPhysical.Set(p2m[pfn], pfn);
             }
-            if (paging.AllocateFrame(domain.Id, out ulong sharedInfo) != 0) return Abandon(domain, "not enough free memory");
-            // The kernel writes shared_info for the domain's whole life (Xen keeps it on its own heap), so it
-            // holds a reference of its own: the guest giving the frame back (decrease_reservation) cannot free it.
-            MachinePaging.Frames.TryGetReference(sharedInfo, domain.Id);
+            // The kernel writes shared_info for the domain's whole life (Xen keeps it on its own heap).
+            if (paging.AllocateSharedFrame(domain.Id, out ulong sharedInfo) != 0) return Abandon(domain, "not enough free memory");
             domain.SharedInfoMachine = sharedInfo * PvLayout.PageSize;
+            string services = ConnectServices(domain, p2m[layout.ConsolePfn], p2m[layout.StorePfn]);
+            if (services != null) return Abandon(domain, services);
 
             LoadSegments(image, file, layout, p2m);
             LoadRamdisk(ramdisk, layout, p2m);
@@ -76,6 +76,28 @@ namespace Keel.Kernel.Domains
             {
                 GuestContext.InitialiseForGuest(context, image.Entry, layout.VirtualAddress(layout.StackPfn + 1), layout.VirtualAddress(layout.StartInfoPfn));
             }
+            return null;
+        }
+
+        /// <summary>
+        /// What libxc and the toolstack give every domain but the control domain before it runs: a grant table
+        /// of one frame whose reserved entries 0 and 1 grant the console and store pages to the control domain
+        /// (GNTTAB_RESERVED_CONSOLE and _XENSTORE), and an unbound port for each offered to the control domain,
+        /// which serves both (xenconsoled and xenstored live there). The control domain serves itself and gets
+        /// neither port.
+        /// </summary>
+        private static string ConnectServices(Domain domain, ulong consoleMfn, ulong storeMfn)
+        {
+            var grants = Grants.MachineGrants.Tables;
+            if (grants.Grow(domain.Id, 1) != GrantStatus.Okay) return "not enough free memory for the grant table";
+            domain.ConsoleFrame = consoleMfn;
+            domain.StoreFrame = storeMfn;
+            if (domain.Privileged) return null;
+            grants.Seed(domain.Id, GrantEntry.ReservedConsole, DomainIds.ControlDomain, consoleMfn);
+            grants.Seed(domain.Id, GrantEntry.ReservedStore, DomainIds.ControlDomain, storeMfn);
+            var channels = Events.MachineEvents.Channels;
+            if (channels.AllocUnbound(domain.Id, DomainIds.ControlDomain, out domain.ConsolePort) != 0 ||
+                channels.AllocUnbound(domain.Id, DomainIds.ControlDomain, out domain.StorePort) != 0) return "no event channel for the console or the store";
             return null;
         }
 
@@ -134,7 +156,9 @@ namespace Keel.Kernel.Domains
             info->SharedInfo = domain.SharedInfoMachine;
             info->Flags = domain.Privileged ? (uint)(StartInfo.Privileged | StartInfo.InitialDomain) : 0;
             info->StoreMfn = p2m[layout.StorePfn];
+            info->StoreEvtchn = (uint)domain.StorePort;
             info->ConsoleMfn = p2m[layout.ConsolePfn];
+            info->ConsoleEvtchn = (uint)domain.ConsolePort;
             info->PtBase = layout.VirtualAddress(layout.TablesPfn);
             info->NrPtFrames = layout.TableFrames;
             info->MfnList = layout.VirtualAddress(layout.P2mPfn);
@@ -183,12 +207,17 @@ namespace Keel.Kernel.Domains
                 }
             }
             domain.PhysicalToMachine = null;
+            // Grants first: the mappings this domain holds of others' frames are undone (Xen's
+            // gnttab_release_mappings), and the kernel lets go of its table and shared_info, which are then
+            // freed with the rest unless another domain still maps them.
+            TlbFlush flush = default;
+            Grants.MachineGrants.Tables.ReleaseMappings(domain.Id, ref flush);
+            Grants.MachineGrants.Tables.RemoveDomain(domain.Id, ref flush);
             if (domain.SharedInfoMachine != 0)
             {
-                MachinePaging.Frames.PutReference(domain.SharedInfoMachine / PvLayout.PageSize);
+                MachinePaging.Paging.ReleaseSharedFrame(domain.SharedInfoMachine / PvLayout.PageSize, ref flush);
                 domain.SharedInfoMachine = 0;
             }
-            TlbFlush flush = default;
             uint held = MachinePaging.Paging.DestroyDomain(domain.Id, MemoryMarshal.CreateSpan(ref domain.Vcpu.Tables, 1), ref flush);
             domain.Vcpu.Tables = default;
             return held;

@@ -10,6 +10,12 @@ namespace Keel.Kernel.Hypercalls
     /// console_io (18): CONSOLEIO_write copies count bytes from the guest and prints them on the kernel's
     /// console, each line prefixed with the domain's name (as Xen prefixes "(dN)"). CONSOLEIO_read, the
     /// serial input, belongs to the control domain and comes with the console back-end.
+    ///
+    /// Keel's own command <see cref="WriteForDomain"/> is the console back-end's way out: the control domain,
+    /// draining another domain's console ring, writes what it read as that domain's output (a fifth argument
+    /// names the domain), so the line carries that domain's name, is held back until its own newline and has
+    /// its control characters defused like any other. On Xen, xenconsoled writes to a log or a pty instead;
+    /// Keel's serial console belongs to the kernel.
     /// </summary>
     internal static class ConsoleIo
     {
@@ -18,9 +24,19 @@ namespace Keel.Kernel.Hypercalls
 
         private const int Chunk = 256;
 
+        /// <summary>(0x4B00, count, buffer, domid): write as domain domid; the control domain only (-EPERM), for a domain that exists (-ESRCH).</summary>
+        internal const ulong WriteForDomain = 0x4B00;
+
         internal static long Handle(Vcpu vcpu, in HypercallArguments call)
         {
-            if ((ConsoleCommand)call.A1 != ConsoleCommand.Write) return Errno.ENOSYS;
+            Domain writer = vcpu.Domain;
+            if (call.A1 == WriteForDomain)
+            {
+                if (!vcpu.Domain.Privileged) return Errno.EPERM;
+                writer = DomainTable.Find(call.A4);
+                if (writer == null) return Errno.ESRCH;
+            }
+            else if ((ConsoleCommand)call.A1 != ConsoleCommand.Write) return Errno.ENOSYS;
             ulong count = call.A2 & 0xFFFF_FFFF;
             if (count > MaxWrite) return Errno.EINVAL;
             Span<byte> chunk = stackalloc byte[Chunk];
@@ -28,7 +44,7 @@ namespace Keel.Kernel.Hypercalls
             {
                 int length = (int)Math.Min(count - done, (ulong)Chunk);
                 if (!GuestMemory.TryRead(vcpu, call.A3 + done, chunk.Slice(0, length))) return Errno.EFAULT;
-                GuestConsole.Write(vcpu.Domain, chunk.Slice(0, length));
+                GuestConsole.Write(writer, chunk.Slice(0, length));
             }
             return 0;
         }

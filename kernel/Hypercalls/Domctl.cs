@@ -131,6 +131,10 @@ namespace Keel.Kernel.Hypercalls
                 return Errno.EINVAL;
             }
             request.Domain = domain.Id;
+            build.ConsolePort = (uint)domain.ConsolePort;
+            build.StorePort = (uint)domain.StorePort;
+            build.ConsoleMfn = domain.ConsoleFrame;
+            build.StoreMfn = domain.StoreFrame;
             DomainLifecycle.ReportBuilt(domain, build.MemoryMiB, Internal.Runtime.Heap.AllocatedBytes - heapBefore, Time.SystemClock.Now - startedAt);
             return 0;
         }

@@ -58,6 +58,13 @@ namespace Keel.Kernel.Objects
         /// reference on while the domain lives); 0 once the domain is reclaimed.</summary>
         internal ulong SharedInfoMachine;
 
+        /// <summary>The domain's ends of its console and store channels (start_info's evtchn fields), offered to
+        /// the control domain when it was built; 0 for the control domain, which serves both itself.</summary>
+        internal int ConsolePort, StorePort;
+
+        /// <summary>The machine frames of its console and store pages (start_info's console.domU.mfn and store_mfn).</summary>
+        internal ulong ConsoleFrame, StoreFrame;
+
         /// <summary>Console output held back until its line ends (GuestConsole).</summary>
         internal readonly byte[] ConsoleLine = new byte[160];
         internal int ConsoleLineLength;

@@ -15,6 +15,7 @@ namespace Keel.Kernel.Objects
             var domain = new Domain((ushort)s_next, name, privileged);
             s_domains[s_next++] = domain;
             Events.MachineEvents.Channels.AddDomain(domain.Id);
+            Grants.MachineGrants.Tables.AddDomain(domain.Id);
             return domain;
         }
 

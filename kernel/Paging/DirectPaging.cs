@@ -70,6 +70,29 @@ namespace Keel.Kernel.Paging
         }
 
         /// <summary>
+        /// A zeroed frame of the domain that the kernel writes for the domain's life (shared_info, grant-table
+        /// frames; Xen keeps these on its own heap and shares them with the guest). The kernel holds a general
+        /// reference, so the guest giving the frame back cannot free it, and a writable type reference, so the
+        /// guest can map it writable but never make it a table whose entries the kernel's writes would change
+        /// behind validation's back. Errors as <see cref="AllocateFrame"/>.
+        /// </summary>
+        public long AllocateSharedFrame(ushort domain, out ulong mfn)
+        {
+            long rc = AllocateFrame(domain, out mfn);
+            if (rc != 0) return rc;
+            _frames.TryGetReference(mfn, domain);
+            GetType(mfn, PageType.Writable);
+            return 0;
+        }
+
+        /// <summary>The kernel lets go of a frame from <see cref="AllocateSharedFrame"/>; it is freed once its owner released it too and nothing maps it.</summary>
+        public void ReleaseSharedFrame(ulong mfn, ref TlbFlush flush)
+        {
+            PutTypedReference(mfn);
+            AddRequiredFlush(ref flush);
+        }
+
+        /// <summary>
         /// The domain gives a frame back (decrease_reservation): it is freed once nothing references it,
         /// which may be now; a free adds a full flush to <paramref name="flush"/>, since the domain may
         /// still hold translations of the frame. -EINVAL if the domain does not own it or gave it back already.

@@ -109,12 +109,14 @@ namespace Keel.Kernel.Paging
         /// <summary>
         /// Xen's mod_l1_entry. A change of fast-path flags only (<see cref="EntryRules.FastPathFlags"/>) is
         /// written as it is; anything else is validated as a new entry, whose references are taken before
-        /// the old entry's are dropped (so remapping a frame never frees it in between).
+        /// the old entry's are dropped (so remapping a frame never frees it in between). An entry mapping
+        /// another domain's frame is the grant table's and is refused (-EINVAL).
         /// </summary>
         private long ModifyL1(ushort domain, ulong table, int index, ulong value, bool preserveAd)
         {
             Span<ulong> entries = Table(table);
             ulong old = entries[index];
+            if (IsForeign(old, domain)) return Errno.EINVAL;
             if (EntryRules.IsPresent(value))
             {
                 if ((value & EntryRules.L1Disallowed(_io.HasIoAccess(domain))) != 0) return Errno.EINVAL;

@@ -71,7 +71,7 @@ namespace Keel.Kernel.Paging
             Span<ulong> entries = Table(mfn);
             if (type == PageType.L1)
             {
-                for (int i = 0; i < entries.Length; i++) PutL1Target(entries[i]);
+                for (int i = 0; i < entries.Length; i++) PutDemotedL1Entry(mfn, i, entries[i]);
                 return;
             }
             DemoteUpper(mfn, entries, (int)type);

@@ -140,15 +140,19 @@ namespace Keel.Kernel.Scheduling
         {
             ulong now = SystemClock.Now;
             GuestTimers.Expire(now);
-            if (s_reschedule || now >= s_sliceEnd || now >= s_repickBy || (s_current != null && !s_current.Runnable))
+            do
             {
-                s_reschedule = false;
-                s_repickBy = Never;
-                BvtDecision decision = s_bvt.PickNext(now);
-                Vcpu next = decision.IsIdle ? null : DomainTable.Find((ulong)decision.Id).Vcpu;
-                s_sliceEnd = decision.IsIdle ? Never : now + decision.SliceNs;
-                SwitchTo(next, live, now);
+                if (s_reschedule || now >= s_sliceEnd || now >= s_repickBy || (s_current != null && !s_current.Runnable))
+                {
+                    s_reschedule = false;
+                    s_repickBy = Never;
+                    BvtDecision decision = s_bvt.PickNext(now);
+                    Vcpu next = decision.IsIdle ? null : DomainTable.Find((ulong)decision.Id).Vcpu;
+                    s_sliceEnd = decision.IsIdle ? Never : now + decision.SliceNs;
+                    SwitchTo(next, live, now);
+                }
             }
+            while (s_current != null && !Traps.EventUpcall.DeliverPending(s_current, live));
             Arm(now);
         }
 

@@ -3,6 +3,9 @@ namespace Keel.Ringlib.Xen
     /// <summary>Domain identifiers with a meaning of their own (xen/include/public/xen.h, DOMID_*).</summary>
     public static class DomainIds
     {
+        /// <summary>The control domain, built first by the kernel (Xen's dom0), which serves every domain's console and store.</summary>
+        public const ushort ControlDomain = 0;
+
         /// <summary>"The calling domain", as a hypercall's foreign-domain argument.</summary>
         public const ushort Self = 0x7FF0;
 

@@ -62,8 +62,11 @@ namespace Keel.Ringlib.Xen
             [FieldOffset(96)] public byte GuestPhysicalAddressBits;
         }
 
-        /// <summary>Keel's build request: module index, memory, BVT weight and warp, name, command line.</summary>
-        [StructLayout(LayoutKind.Explicit, Size = 80)]
+        /// <summary>Keel's build request: module index, memory, BVT weight and warp, name, command line in; out,
+        /// what libxl learns from building a domain and hands to xenconsoled and xenstored: the domain's console
+        /// and store ports (unbound, offered to the control domain) and the machine frames of its console and
+        /// store pages (granted to the control domain at GNTTAB_RESERVED_CONSOLE and _XENSTORE).</summary>
+        [StructLayout(LayoutKind.Explicit, Size = 104)]
         public struct BuildRequest
         {
             [FieldOffset(0)] public uint Module;
@@ -75,6 +78,10 @@ namespace Keel.Ringlib.Xen
             [FieldOffset(56)] public ulong WarpNs;
             [FieldOffset(64)] public ulong WarpLimitNs;
             [FieldOffset(72)] public ulong UnwarpNs;
+            [FieldOffset(80)] public uint ConsolePort;
+            [FieldOffset(84)] public uint StorePort;
+            [FieldOffset(88)] public ulong ConsoleMfn;
+            [FieldOffset(96)] public ulong StoreMfn;
         }
 
         [StructLayout(LayoutKind.Explicit, Size = 80)]

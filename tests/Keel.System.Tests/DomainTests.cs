@@ -185,13 +185,14 @@ public sealed class DomainTests
             var memory = (await qemu.WaitForLineAsync(Memory(), BootTimeout, cancel)).Match;
             await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
             var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
-            // 16 MiB is 4096 pages, and shared_info is the domain's too: its quota is 4097 frames, all in use.
+            // 16 MiB is 4096 pages, and shared_info and the first frame of its grant table are the domain's too:
+            // its quota is 4098 frames, all in use.
             // It is domain 1 and unprivileged: the control domain's reservation is refused to it (-EPERM).
             var lines = new List<(string What, string Answer)>
             {
                 ("shared_info mapped", "0"),
-                ("current_reservation of DOMID_SELF", "4097"), ("maximum_reservation of DOMID_SELF", "4097"),
-                ("current_reservation of domains 0 to 3", "-1 4097 -3 -3"), ("maximum_reservation of domain 0", "-1"),
+                ("current_reservation of DOMID_SELF", "4098"), ("maximum_reservation of DOMID_SELF", "4098"),
+                ("current_reservation of domains 0 to 3", "-1 4098 -3 -3"), ("maximum_reservation of domain 0", "-1"),
                 ("current_reservation of DOMID_IO", "-3"), ("current_reservation with a kernel pointer", "-14"),
                 ("current_reservation with start_extent 1", "-22"),
             };
@@ -203,22 +204,22 @@ public sealed class DomainTests
             [
                 ("memory_op 9 (memory_map)", "-38"), ("memory_op 63", "-38"),
                 // Reservation commands answer how many extents they did: 0 for a request Xen refuses.
-                ("decrease_reservation of two unused frames", "2"), ("current_reservation after it", "4095"),
+                ("decrease_reservation of two unused frames", "2"), ("current_reservation after it", "4096"),
                 ("populate_physmap of order 9", "0"), ("populate_physmap populate-on-demand", "0"),
                 ("populate_physmap within 16 address bits", "0"), ("populate_physmap for domain 5, which does not exist", "0"),
                 ("populate_physmap with its extent array in the M2P", "0"),
-                ("populate_physmap of their pfns", "2 (the M2P maps the new frames to them)"), ("current_reservation after it", "4097"),
+                ("populate_physmap of their pfns", "2 (the M2P maps the new frames to them)"), ("current_reservation after it", "4098"),
                 ("populate_physmap beyond the quota", "0"), ("decrease_reservation of one unused frame twice", "1"),
                 ("populate_physmap of its pfn again", "1"),
                 ("decrease_reservation of a frame it does not own", "0"), ("decrease_reservation of a frame beyond memory", "0"),
                 ("decrease_reservation of order 1", "0"), ("decrease_reservation of more extents than Xen takes", "0"),
                 ("decrease_reservation starting at extent 1 of 1", "1"), ("decrease_reservation with an unmapped extent array", "0"),
-                ("decrease_reservation with a kernel pointer", "0"), ("current_reservation after the refusals", "4097"),
+                ("decrease_reservation with a kernel pointer", "0"), ("current_reservation after the refusals", "4098"),
                 // Frames still in use count as given back and live on until the domain lets go of them.
                 ("decrease_reservation of its L4 and an L1, both in use", "2 (still running on them)"),
                 ("decrease_reservation of the frame its stack is in", "1 (the stack still works)"),
                 ("decrease_reservation of shared_info", "1 (still mapped, upcall mask 1)"),
-                ("decrease_reservation of its L4 again", "1"), ("current_reservation with those frames still in use", "4097"),
+                ("decrease_reservation of its L4 again", "1"), ("current_reservation with those frames still in use", "4098"),
                 ("multicall of console_io, xen_version, hypercall 99 and a nested multicall", "0 (results 0 262161 -38 -22)"),
                 ("multicall of a yield and xen_version", "0 (results 0 262161)"),
                 // The rest of the list waits for the vCPU to wake, then runs through a continuation.
@@ -271,6 +272,7 @@ public sealed class DomainTests
         {
             await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
             var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
+            // Of the 4095 usable ports, the builder took two (the console's and the store's) and the test one.
             (string Check, int Result)[] checks =
             [
                 ("bind_ipi gives a port", 0), ("status of the IPI port", 5), ("send", 0), ("the port is pending", 0),
@@ -278,7 +280,7 @@ public sealed class DomainTests
                 ("unmask", 0), ("bind_virq VIRQ_TIMER gives a port", 0), ("bind_virq VIRQ_TIMER twice", -17),
                 ("bind_virq VIRQ_DOM_EXC (the control domain's)", -1), ("poll on the timer port", 0),
                 ("VIRQ_TIMER ended the poll after 30 ms, before the timeout", 0), ("close", 0), ("send on a closed port", -22),
-                ("poll on a closed port", -22), ("poll on nothing, forever", -22), ("status of port 0", -22), ("ports exhausted after 4094 more", -28),
+                ("poll on a closed port", -22), ("poll on nothing, forever", -22), ("status of port 0", -22), ("ports exhausted after 4092 more", -28),
             ];
             foreach (var (check, result) in checks)
             {

@@ -1,0 +1,84 @@
+using Keel.Ringlib.Xen;
+
+namespace Keel.Runtime
+{
+    /// <summary>
+    /// The domain's pages past its initial mapping, mapped on demand above it, as a PV kernel extends its own
+    /// address space: an L1 for each 2 MiB (one of the domain's unused frames, pinned, then hooked into the L2
+    /// that covers it with mmu_update) and then the pages, each one of the domain's own frames
+    /// (update_va_mapping), or left empty for mappings of other domains' grants. Nothing is ever given back:
+    /// a domain takes what it needs at start-up. Addresses start at the end of the initial mapping (a 4 MiB
+    /// boundary, so the first L1 is a fresh one) and frames at the first pfn the initial mapping does not cover.
+    /// </summary>
+    public static unsafe class Pages
+    {
+        private const ulong TableSpan = 2 * 1024 * 1024;
+        private const ulong TableEntryFlags = 0x67, PageFlags = 0x63;
+
+        private static ulong s_nextPfn, s_nextVa, s_tablesEnd;
+
+        private static void Start()
+        {
+            if (s_nextVa != 0) return;
+            s_nextPfn = (Memory.InitialMappingEnd - DomainEntry.ImageBase) / Memory.PageSize;
+            s_nextVa = s_tablesEnd = Memory.InitialMappingEnd;
+        }
+
+        /// <summary>Whether the domain still has a frame it has not used.</summary>
+        public static bool HasFreeFrame
+        {
+            get
+            {
+                Start();
+                return s_nextPfn < DomainEntry.StartInfo->NrPages;
+            }
+        }
+
+        /// <summary>The machine frame of a pseudo-physical page no one uses yet; 0 when none is left.</summary>
+        private static ulong TakeFrame()
+        {
+            Start();
+            if (s_nextPfn >= DomainEntry.StartInfo->NrPages) return 0;
+            return Memory.MachineFrame(s_nextPfn++);
+        }
+
+        /// <summary>One page mapped to a fresh (zeroed) frame of the domain, whose machine frame is given too; 0 when memory runs out.</summary>
+        public static ulong TakePage(out ulong frame)
+        {
+            frame = 0;
+            ulong va = TakeWindow(1);
+            if (va == 0) return 0;
+            frame = TakeFrame();
+            if (frame == 0 || Memory.UpdateVaMapping(va, frame * Memory.PageSize | PageFlags, UpdateVaFlags.Invlpg) != 0) return 0;
+            return va;
+        }
+
+        /// <summary><paramref name="count"/> consecutive pages of address space with an L1 behind them and nothing
+        /// mapped yet (where another domain's grants get mapped); 0 when memory for the L1s runs out.</summary>
+        public static ulong TakeWindow(int count)
+        {
+            Start();
+            ulong va = s_nextVa;
+            for (int i = 0; i < count; i++)
+            {
+                if (!EnsureTable(va + (ulong)i * Memory.PageSize)) return 0;
+            }
+            s_nextVa = va + (ulong)count * Memory.PageSize;
+            return va;
+        }
+
+        private static bool EnsureTable(ulong va)
+        {
+            while (va >= s_tablesEnd)
+            {
+                ulong frame = TakeFrame();
+                if (frame == 0) return false;
+                if (Memory.MmuExt(MmuExtRequest.PinL1Table, frame) != 0) return false;
+                ulong slot = Memory.EntryMachineAddress(s_tablesEnd, 2);
+                if (slot == 0 || Memory.MmuUpdate(slot, frame * Memory.PageSize | TableEntryFlags) != 0) return false;
+                s_tablesEnd += TableSpan;
+            }
+            return true;
+        }
+    }
+}
