@@ -68,6 +68,12 @@ var domains = new (string Assembly, string Output)[]
     ("artifacts/bin/Keel.Guests.TestDomain/release/Keel.TestDomain.dll", TestDomain),
 };
 
+// Debian's GRUB for Xen (grub-xen-bin), unmodified, as a guest kernel: grub-mkimage links the platform's
+// kernel.img with these modules and the embedded script into one PV64 ELF (GRUB-FOR-XEN.md, section 1).
+const string GrubDomain = "artifacts/domains/pvgrub.elf";
+const string GrubScript = "tests/Keel.System.Tests/Grub/hello.cfg";
+var grubModules = new[] { "normal", "echo", "ls", "cat", "halt", "minicmd", "lsxen", "configfile" };
+
 // Each image: the file the image tool writes, the kernel command line GRUB passes, its boot modules (a file
 // and its module string; "dom0 ..." is the initial domain with its command line) and the manifest the
 // control domain builds the other domains from.
@@ -101,6 +107,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     // The Bench target's kernel micro-benchmarks.
     ("keel-bench.img", "", control, "tests/Keel.Bench/Manifests/bench.toml"),
     ("keel-guest-hypercalls.img", "", control, TestManifest("guest-hypercalls")),
+    ("keel-guest-grub.img", "", control, TestManifest("guest-grub")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).
@@ -121,6 +128,13 @@ Task("Image")
             .Append("--").Append("--domain").AppendQuoted(root.CombineWithFilePath(domain.Assembly).FullPath)
             .Append("--output").AppendQuoted(root.CombineWithFilePath(domain.Output).FullPath));
     }
+    EnsureDirectoryExists(root.CombineWithFilePath(GrubDomain).GetDirectory());
+    // The prefix names the disk GRUB would read its grub.cfg from; the embedded script runs first.
+    var grub = new ProcessArgumentBuilder()
+        .Append("-O").Append("x86_64-xen").Append("-o").AppendQuoted(root.CombineWithFilePath(GrubDomain).FullPath)
+        .Append("-c").AppendQuoted(root.CombineWithFilePath(GrubScript).FullPath).Append("-p").AppendQuoted("(xen/xvda)/boot/grub");
+    foreach (string module in grubModules) grub.Append(module);
+    ExecuteOrFail("grub-mkimage", grub);
     // One run of the image tool compiles the kernel once and writes every image.
     var arguments = new ProcessArgumentBuilder()
         .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").Append("image").Append("--");

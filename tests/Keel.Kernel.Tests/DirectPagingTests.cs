@@ -335,6 +335,62 @@ public class DirectPagingTests
         PagingInvariants.AssertHolds(m, [g.Vcpu]);
     }
 
+    /// <summary>
+    /// GRUB for Xen's map_all_pages (grub-core/kern/xen/init.c; GRUB-FOR-XEN.md, section 2a), which ignores
+    /// every result: it fills new tables in frames it owns through a window page, maps a frame the kernel
+    /// holds writable (shared_info, its grant frame) by a raw entry in its new L1, switches in one batch
+    /// (PIN_L4_TABLE new, NEW_BASEPTR new, UNPIN_TABLE old) and then maps the old tables writable. Each step
+    /// must succeed as on Xen.
+    /// </summary>
+    [Fact]
+    public void A_guest_switches_to_tables_it_built_itself_that_map_a_kernel_held_frame_writable_and_then_maps_the_old_tables_writable()
+    {
+        var (m, g) = Built();
+        Assert.Equal(0, m.Paging.AllocateSharedFrame(0, out ulong shared));
+        ulong l4 = m.Frame(0), l3 = m.Frame(0), l2 = m.Frame(0), l1 = m.Frame(0);
+        ulong[] oldTables = [g.L4, g.L3, g.L2, g.L1], newTables = [l4, l3, l2, l1];
+        // GRUB's own layout at VA = pfn << 12: the data frames, the old tables, the new ones, then the kernel's frame.
+        ulong[] pfns = [.. g.Data, .. oldTables, .. newTables, shared];
+        ulong window = g.Va(0);
+        TlbFlush flush = default;
+        void Fill(ulong table, int index, ulong entry)
+        {
+            Assert.Equal(0, m.Paging.UpdateVaMapping(0, g.Vcpu, window, Entry(table, Rw | User), UpdateVaFlags.Invlpg, ref flush));
+            m.Table(table)[index] = entry;
+        }
+        Fill(l4, 0, Entry(l3, Rw | User));
+        Fill(l3, 0, Entry(l2, Rw | User));
+        Fill(l2, 0, Entry(l1, Rw | User));
+        for (int pfn = 0; pfn < pfns.Length; pfn++)
+        {
+            bool table = pfn >= g.Data.Length && pfn < g.Data.Length + 8;
+            Fill(l1, pfn, Entry(pfns[pfn], table ? Present | User : Rw | User));
+        }
+        Assert.Equal(0, m.Paging.UpdateVaMapping(0, g.Vcpu, window, 0, UpdateVaFlags.Invlpg, ref flush));
+
+        MmuExtRequest[] batch =
+        [
+            new() { Cmd = MmuExtRequest.PinL4Table, Arg1 = l4 },
+            new() { Cmd = MmuExtRequest.NewBaseptr, Arg1 = l4 },
+            new() { Cmd = MmuExtRequest.UnpinTable, Arg1 = g.L4 },
+        ];
+        Assert.Equal(0, m.Paging.MmuExtOp(0, ref g.Vcpu, batch, DomainIds.Self, out int done, ref flush));
+        Assert.Equal(3, done);
+        Assert.Equal(l4, g.Vcpu.KernelL4);
+        Assert.Equal(PageType.Writable, m.Frames[shared].Type);
+        Assert.All(oldTables, t => Assert.Equal(0u, m.Frames[t].TypeCount));
+        for (int i = 0; i < oldTables.Length; i++)
+        {
+            ulong va = (ulong)(g.Data.Length + i) * 4096;
+            Assert.Equal(0, m.Paging.UpdateVaMapping(0, g.Vcpu, va, Entry(oldTables[i], Rw | User), UpdateVaFlags.Invlpg, ref flush));
+        }
+        Assert.All(oldTables, t => Assert.Equal(PageType.Writable, m.Frames[t].Type));
+        Assert.All(newTables, t => Assert.True(m.Frames[t].IsValidated));
+        // The kernel's frame: the domain's own reference, the kernel's and the new mapping's; the kernel's
+        // writable type reference and the mapping's. (PagingInvariants counts only what tables hold.)
+        Assert.Equal((3u, 2u), (m.Frames[shared].ReferenceCount, m.Frames[shared].TypeCount));
+    }
+
     [Fact]
     public void Flush_commands_are_answered_as_on_one_cpu()
     {

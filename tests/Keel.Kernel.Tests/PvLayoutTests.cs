@@ -31,6 +31,25 @@ public class PvLayoutTests
     }
 
     [Fact]
+    public void GRUB_for_Xen_at_virt_base_zero_gets_pfn_equal_to_va_and_the_top_of_its_memory_stays_outside_the_initial_mapping()
+    {
+        // Debian's image spans 0-0x473388 (GRUB-FOR-XEN.md, section 1); 32 MiB is 8192 pages.
+        Assert.Equal(PvLayoutError.None, PvLayout.TryCreate(0, 0, 0x473388, 0, 8192, out var layout));
+        Assert.Equal((0UL, 0x474UL), (layout.KernelPfn, layout.KernelPages));
+        Assert.Equal((0x474UL, 16UL), (layout.P2mPfn, layout.P2mPages));
+        Assert.Equal(0x484UL, layout.StartInfoPfn);
+        // start_info's pt_base is the L4's VA, and GRUB takes pt_base >> 12 as its pfn.
+        Assert.Equal(0x487UL, layout.TablesPfn);
+        Assert.Equal(0x487UL << 12, layout.VirtualAddress(layout.TablesPfn));
+        // 8 MiB mapped: one L4, L3 and L2 and four L1s.
+        Assert.Equal(7UL, layout.TableFrames);
+        Assert.Equal(8 * MiB, layout.MappedEnd);
+        // GRUB builds its own tables in the top 20 pfns (17 L1s for 8196 pages, one L2, L3, L4) below the
+        // frames it swaps to the end; none of them may be a table of the initial mapping.
+        Assert.True(layout.MappedPages < 8192 - 20 - 4);
+    }
+
+    [Fact]
     public void A_domain_too_small_for_its_initial_mapping_is_refused()
     {
         Assert.Equal(PvLayoutError.TooLittleMemory, PvLayout.TryCreate(VirtBase, VirtBase, VirtBase + 40 * 1024, 0, 512, out _));

@@ -110,6 +110,24 @@ public class XenElfTests
     }
 
     [Fact]
+    public void A_kernel_shaped_like_GRUB_for_Xen_loads_at_address_zero_from_entry_zero_with_its_second_segment_right_after_the_first_ones_bss()
+    {
+        // GRUB-FOR-XEN.md, section 1: VIRT_BASE 0 and ENTRY 0 as notes, no HYPERCALL_PAGE; the modules
+        // segment follows the bss at an address (and a file offset) that starts no page.
+        var grub = new XenElfBuilder().GenericNotes("GRUB").Number(Entry, 0).Number(VirtBase, 0)
+            .Load(0, Fill(0xeaf, 11), 0x41f0)
+            .Load(0x41f0, Fill(0x1198, 12), 0x1198, padding: 0x1f).Build();
+        var image = Accept(grub);
+        Assert.Equal((0UL, 0UL, 0UL), (image.Entry, image.VirtBase, image.PaddrOffset));
+        Assert.False(image.HasHypercallPage);
+        Assert.Equal(image.Segments[0].End, image.Segments[1].VirtualAddress);
+        Assert.NotEqual(0UL, image.Segments[1].FileOffset % XenElfImage.PageSize);
+        Assert.Equal((0UL, 0x6000UL), (image.ImageStart, image.ImageEnd));
+        Assert.Equal(0x41f0UL, image.PseudoPhysicalAddress(image.Segments[1].VirtualAddress));
+        Assert.True(CopiesExactly(grub, image));
+    }
+
+    [Fact]
     public void Numeric_notes_of_one_two_four_or_eight_bytes_are_read_zero_extended()
     {
         foreach (int size in new[] { 1, 2, 4, 8 })
