@@ -53,6 +53,28 @@ namespace Keel.Runtime
             return va;
         }
 
+        /// <summary>
+        /// Moves the object heap onto <paramref name="bytes"/> of fresh pages (the rest of the image's small
+        /// boot heap is abandoned, as Heap.Donate does with a smaller region): for a domain whose pools are
+        /// larger than the boot heap, such as the control domain's store. False, with the heap as it was,
+        /// when the domain has too few frames left.
+        /// </summary>
+        public static bool DonateHeap(ulong bytes)
+        {
+            Start();
+            ulong pages = (bytes + Memory.PageSize - 1) / Memory.PageSize;
+            if (s_nextPfn + pages + pages / 512 + 1 > DomainEntry.StartInfo->NrPages) return false;
+            ulong first = 0;
+            for (ulong i = 0; i < pages; i++)
+            {
+                ulong va = TakePage(out _);
+                if (va == 0) return false;
+                if (i == 0) first = va;
+            }
+            Internal.Runtime.Heap.Donate((byte*)first, (nuint)(pages * Memory.PageSize));
+            return true;
+        }
+
         /// <summary><paramref name="count"/> consecutive pages of address space with an L1 behind them and nothing
         /// mapped yet (where another domain's grants get mapped); 0 when memory for the L1s runs out.</summary>
         public static ulong TakeWindow(int count)

@@ -15,6 +15,7 @@ namespace Keel.Guests.Tests
     ///   heartbeat=UNTIL  beat once a second until UNTIL ms of system time, checking its own memory each time
     ///   hostile=SEED:COUNT  attack the kernel and the other domains (HostileTests)
     ///   bench=T, bench-partner=T  micro-benchmarks in TSC cycles (BenchTests)
+    ///   ping=PEER:COUNT, pong=PEER  COUNT checksummed messages over a ring in a granted page (PingPong)
     ///   hypercalls   memory_op, multicall, vm_assist, set_segment_base and fpu_taskswitch, hostile arguments
     ///                included; ends by shutting down from inside a multicall
     ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2;
@@ -40,6 +41,8 @@ namespace Keel.Guests.Tests
             else if (command.StartsWith("bench-partner=")) BenchTests.Partner(command.Substring(14));
             else if (command.StartsWith("sleeper=")) SchedulingTests.Sleeper(command.Substring(8));
             else if (command == "hypercalls") HypercallTests.Run();
+            else if (command.StartsWith("ping=")) PingPong.Front(command.Substring(5));
+            else if (command.StartsWith("pong=")) PingPong.Back(command.Substring(5));
             else if (command.StartsWith("fault=")) Fault(command.Substring(6));
             else DomainConsole.WriteLine("test domain: unknown command");
         }

@@ -37,6 +37,8 @@ public sealed class KernelBenchmarks : IBenchmark
         Row("mmu_update.per_entry.batch512", "mmu_update.batch512", "mmu_update.batch1", "mmu_update, one entry a call");
         Row("update_va_mapping", "update_va_mapping", "mmu_update.batch1", "mmu_update, one entry a call");
         Row("domain_switch.yield", "yield.switching", "yield.alone", "a yield with no other domain to switch to");
+        Row("grant.map_unmap", "grant.map_unmap", "update_va_mapping", "update_va_mapping of one entry");
+        Row("grant.copy_4k", "grant.copy4k", "memcpy4k", "a 4 KiB memcpy inside the domain");
         section.Results.Add(new BenchmarkResult("domain_build.4mib", builds["build-4"].Us, "us", "building a 16 MiB domain", builds["build-16"].Us));
         section.Results.Add(new BenchmarkResult("domain_build.4mib.kernel_heap", builds["build-4"].Heap, "bytes", "a 16 MiB domain", builds["build-16"].Heap));
 
@@ -44,7 +46,8 @@ public sealed class KernelBenchmarks : IBenchmark
             "averaged over thousands of operations by the bench test domain, with its baseline from the same boot. The null hypercall is " +
             "xen_version(XENVER_version) through the hypercall page; the trap bounce is int3 delivered to the domain's own handler (which saves " +
             "every register and the SSE state) and iret back; mmu_update toggles one L1 entry's writable bit (each a full validation); the domain " +
-            "switch is a yield while a second domain yields too, each yield then running the other. Build times are the kernel's, from the domctl " +
+            "switch is a yield while a second domain yields too, each yield then running the other; the grant rows map and unmap one granted page " +
+            "at an address of the domain's (two hypercalls), and copy 4 KiB from a grant into one of its frames. Build times are the kernel's, from the domctl " +
             "to the domain ready to start, most of it clearing and mapping the domain's frames.");
         section.Body.Add("| measure | cycles | baseline | baseline cycles | ratio |\n|---|---:|---|---:|---:|\n" + string.Join("\n",
             section.Results.Where(r => r.Unit == "cycles").Select(r => $"| {r.Name} | {r.Value:F0} | {r.Baseline} | {r.BaselineValue:F0} | {r.Ratio:F2} |")));
