@@ -61,7 +61,7 @@ public sealed unsafe class DomainTests
         Assert.Equal(StoreError.None, store.Server.SetPermissions("/local/domain/4"u8, "n4\0"u8));
         guest.Request(StoreMessageType.Watch, 1, TestStore.Payload("data", "t"));
         guest.Request(StoreMessageType.TransactionStart, 2, TestStore.Payload(""));
-        guest.Request(StoreMessageType.Write, 3, TestStore.Payload("data/x", "1"));
+        guest.Request(StoreMessageType.Write, 3, TestStore.WritePayload("data/x", "1"));
         Assert.True(store.Server.NodesOwnedBy(4) >= 3);
         Expect.Ok(store.Send(0, StoreMessageType.Release, TestStore.Payload("4")));
         Assert.Equal(new uint[] { 4 }, store.Domains.Disconnected.ToArray());

@@ -122,6 +122,14 @@ public sealed class TestStore : IDisposable
         return bytes.ToArray();
     }
 
+    /// <summary>A WRITE payload: the path, its NUL, then the value as is.</summary>
+    public static byte[] WritePayload(string path, string value)
+    {
+        var bytes = new List<byte>(Encoding.ASCII.GetBytes(path)) { 0 };
+        bytes.AddRange(Encoding.ASCII.GetBytes(value));
+        return bytes.ToArray();
+    }
+
     /// <summary>Sends a request as <paramref name="domid"/> and returns its reply; watch events that come
     /// with it go to Events.</summary>
     public StoreMessage Send(uint domid, StoreMessageType type, byte[] payload, uint tx = 0)
