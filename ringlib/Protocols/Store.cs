@@ -71,6 +71,9 @@ public enum StoreError : byte
     EAGAIN = 11,
     EISCONN = 106,
     E2BIG = 7,
+
+    /// <summary>Added last to xsd_errors: an unprivileged SET_PERMS that would give the node away.</summary>
+    EPERM = 1,
 }
 
 /// <summary>Why a message header was refused.</summary>
@@ -139,6 +142,7 @@ public static class Store
         StoreError.EAGAIN => "EAGAIN"u8,
         StoreError.EISCONN => "EISCONN"u8,
         StoreError.E2BIG => "E2BIG"u8,
+        StoreError.EPERM => "EPERM"u8,
         _ => default,
     };
 
