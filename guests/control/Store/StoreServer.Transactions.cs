@@ -399,7 +399,7 @@ public sealed unsafe partial class StoreServer
             if (_accesses[a].Exists && node < 0)
             {
                 creations++;
-                nameChunks += ByteArena.ChunksFor(length - StorePath.ParentLength(new ReadOnlySpan<byte>(_other, 0, length)) - 1);
+                nameChunks += ByteArena.ChunksFor(length - StorePath.ParentLength(new ReadOnlySpan<byte>(_other, 0, length)));
             }
         }
 
@@ -475,7 +475,7 @@ public sealed unsafe partial class StoreServer
                 return;
             }
 
-            _arena.TryStore(path.Slice(parentLength + 1), out Blob name);
+            _arena.TryStore(path.Slice(parentLength == 1 ? 1 : parentLength + 1), out Blob name);
             node = LinkNewNode(parent, name, record.Value, record.Perms, record.Owner);
         }
         else
