@@ -103,6 +103,8 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-many.img", "", control, TestManifest("many")),
     ("keel-hostile.img", "", control, TestManifest("hostile")),
     ("keel-pingpong.img", "", control, TestManifest("pingpong")),
+    ("keel-hostile-talk.img", "", control, TestManifest("hostile-talk")),
+    ("keel-pingpong-crash.img", "", control, TestManifest("pingpong-crash")),
     // The control domain checks its own domctl tools on a domain of its own, then runs the manifest's.
     ("keel-domctl.img", "", new[] { (ControlDomain, "dom0 domctl-test") }, TestManifest("guest-hello")),
     // The Bench target's kernel micro-benchmarks.

@@ -87,14 +87,26 @@ namespace Keel.Runtime
 
         public static byte* Page => s_page;
 
-        /// <summary>update_va_mapping of the page to the machine frame start_info names; 0 on success.</summary>
+        /// <summary>
+        /// update_va_mapping of the page to the machine frame start_info names; 0 on success. Every port is
+        /// then masked, as Linux's PV kernel does at boot (xen_evtchn_mask_all): the builder's console and
+        /// store ports, for one, are the domain's from the start, and an event on a port nobody handles must
+        /// not wake every SCHEDOP_block. Code that serves a port unmasks it (Events.Unmask).
+        /// </summary>
         public static long Map()
         {
             ulong va = Memory.InitialMappingEnd - Memory.PageSize;
             // Present, writable, accessed, dirty; the kernel adds the user bit every PV64 mapping needs.
             long rc = Memory.UpdateVaMapping(va, DomainEntry.StartInfo->SharedInfo | 0x63, UpdateVaFlags.Invlpg);
-            if (rc == 0) s_page = (byte*)va;
-            return rc;
+            if (rc != 0) return rc;
+            s_page = (byte*)va;
+            ulong* mask = (ulong*)(s_page + SharedInfoLayout.EventMask);
+            for (int i = 0; i < 64; i++) mask[i] = ulong.MaxValue;
+            // What was flagged before the mask (the control domain signals the console port as it attaches)
+            // is forgotten; the ports stay pending, and unmasking one flags it again (EVTCHNOP_unmask).
+            s_page[SharedInfoLayout.UpcallPending] = 0;
+            *(ulong*)(s_page + SharedInfoLayout.PendingSelector) = 0;
+            return 0;
         }
 
         /// <summary>vcpu_info[0].arch.cr2: where the last page fault the kernel bounced happened.</summary>

@@ -31,6 +31,7 @@ namespace Keel.Runtime
             StartInfo* info = DomainEntry.StartInfo;
             s_page = (StoreRingPage*)Memory.VirtualAddress(Memory.PhysicalFrame(info->StoreMfn));
             s_port = info->StoreEvtchn;
+            Events.Unmask(s_port);
         }
 
         /// <summary>The value at path, or null with the store's error (ENOENT for a missing node).</summary>
@@ -68,6 +69,20 @@ namespace Keel.Runtime
         {
             Request(StoreMessageType.Watch, path, token, 0, out StoreError error);
             return error;
+        }
+
+        /// <summary>TRANSACTION_START: the new transaction's id (decimal), or null with the store's error.</summary>
+        public static string TransactionStart(out StoreError error) => Request(StoreMessageType.TransactionStart, "", null, 0, out error);
+
+        /// <summary>Puts raw bytes on the request ring and notifies, waiting for nothing: for tests of how the
+        /// store takes malformed messages. False if the ring is full or its indices lie.</summary>
+        public static bool SendRaw(ReadOnlySpan<byte> bytes)
+        {
+            if (s_page == null) return false;
+            StoreByteRing ring = StoreByteRing.Requests(s_page);
+            bool whole = ring.Write(bytes, out int written) == StoreRingStatus.Ok && written == bytes.Length;
+            Events.Send(s_port);
+            return whole;
         }
 
         /// <summary>GET_DOMAIN_PATH: "/local/domain/ID" for a domain.</summary>

@@ -71,6 +71,7 @@ namespace Keel.Guests.Control
             console.ToldCorrupt = false;
             console.EscapeState = 0;
             s_byPort[port] = console;
+            Events.Unmask((uint)port);
             Drain(console);
             return true;
         }

@@ -8,7 +8,7 @@ namespace Keel.Guests.Control
     /// <summary>
     /// The control domain. The kernel builds it first and hands it the manifest as its ramdisk; it builds
     /// every domain the manifest lists from the boot module the manifest names (domctl), starts them all,
-    /// serves their consoles (ConsoleBackend), then watches them (getdomaininfo whenever VIRQ_DOM_EXC fires, and
+    /// serves their consoles (ConsoleBackend) and the store (StoreService), then watches them (getdomaininfo whenever VIRQ_DOM_EXC fires, and
     /// every 50 ms besides), reports how each ends and, for a crash, why, restarts
     /// those whose policy says so, and, when the manifest asks, shuts the machine down once all have ended:
     /// with reason poweroff if every guest powered off, crash otherwise, so a script can tell. With the
@@ -34,7 +34,8 @@ namespace Keel.Guests.Control
         {
             SharedInfo.Map();
             long grants = Grants.Initialise();
-            if (grants != 0) DomainConsole.WriteLine("control: no grant table (" + DomainConsole.Decimal(grants) + "): consoles cannot be served");
+            if (grants != 0) DomainConsole.WriteLine("control: no grant table (" + DomainConsole.Decimal(grants) + "): consoles and the store cannot be served");
+            else StoreService.Start();
             if (!ReadManifest(out s_firstModule)) Stop(ShutdownReason.Crash);
             // The manifest's first kernel is at module 1, right after the manifest itself.
             if (DomainEntry.CommandLine == "domctl-test") DomctlSelfTest.Run(s_firstModule + 1);
@@ -42,15 +43,20 @@ namespace Keel.Guests.Control
             s_ids = new long[domains.Length];
             s_ended = new bool[domains.Length];
             ulong started = Clock.Now;
-            for (int i = 0; i < domains.Length; i++) Start(i);
+            // Every domain is built (its store nodes written, its console attached) before any runs, as a
+            // toolstack sets a system up: a front-end then always finds its back-end's domain.
+            for (int i = 0; i < domains.Length; i++) Build(i);
+            for (int i = 0; i < domains.Length; i++) Run(i);
             DomainConsole.WriteLine("control: " + DomainConsole.Decimal(domains.Length) + " domains started in " + DomainConsole.Decimal((long)((Clock.Now - started) / 1_000_000)) + " ms; "
                 + DomainConsole.Decimal(CountRunning()) + " running at system time " + DomainConsole.Decimal((long)(Clock.Now / 1_000_000)) + " ms");
             long domainException = Events.BindVirq(VirqDomainException);
+            if (domainException > 0) Events.Unmask((uint)domainException);
             ulong nextWatch = Clock.Now + PollInterval;
             while (true)
             {
                 Events.WaitUntil(nextWatch);
                 ConsoleBackend.Serve();
+                StoreService.Serve();
                 bool ended = domainException > 0 && Events.TakePending((uint)domainException);
                 if (!ended && Clock.Now < nextWatch) continue;
                 nextWatch = Clock.Now + PollInterval;
@@ -82,7 +88,7 @@ namespace Keel.Guests.Control
             return false;
         }
 
-        private static void Start(int i)
+        private static bool Build(int i)
         {
             ManifestDomain d = s_manifest.Domains[i];
             const ulong Ms = 1_000_000;
@@ -93,11 +99,18 @@ namespace Keel.Guests.Control
                 DomainConsole.WriteLine("control: cannot build " + d.Name + ": error " + DomainConsole.Decimal(id));
                 s_ended[i] = true;
                 s_allPoweredOff = false;
-                return;
+                return false;
             }
             ConsoleBackend.Attach((ushort)id, d.Name, services);
-            long rc = Domctl.Unpause((ushort)id);
-            DomainConsole.WriteLine("control: started " + d.Name + " as domain " + DomainConsole.Decimal(id) + (rc == 0 ? "" : " (unpause: " + DomainConsole.Decimal(rc) + ")"));
+            StoreService.Introduce((ushort)id, d.Name, (uint)d.MemoryMiB, services);
+            return true;
+        }
+
+        private static void Run(int i)
+        {
+            if (s_ids[i] < 0) return;
+            long rc = Domctl.Unpause((ushort)s_ids[i]);
+            DomainConsole.WriteLine("control: started " + s_manifest.Domains[i].Name + " as domain " + DomainConsole.Decimal(s_ids[i]) + (rc == 0 ? "" : " (unpause: " + DomainConsole.Decimal(rc) + ")"));
         }
 
         /// <summary>How many of the manifest's domains getdomaininfo shows alive now.</summary>
@@ -125,13 +138,14 @@ namespace Keel.Guests.Control
                 }
                 ManifestDomain d = s_manifest.Domains[i];
                 ConsoleBackend.Detach(status.Id);
+                StoreService.Release(status.Id);
                 string how = status.Reason == ShutdownReason.Crash ? "crash: " + Domctl.CrashReport(status.Id) : ShutdownReasons.Name(status.Reason);
                 DomainConsole.WriteLine("control: " + d.Name + " (domain " + DomainConsole.Decimal(status.Id) + ") ended: " + how);
                 if (status.Reason == ShutdownReason.Crash && d.OnCrash == DomainAction.Restart && s_restarts < MaxRestarts)
                 {
                     s_restarts++;
                     DomainConsole.WriteLine("control: restarting " + d.Name + " (on_crash = restart)");
-                    Start(i);
+                    if (Build(i)) Run(i);
                     allEnded = false;
                     continue;
                 }

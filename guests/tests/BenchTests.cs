@@ -1,3 +1,4 @@
+using Keel.Ringlib.Protocols;
 using Keel.Ringlib.Xen;
 using Keel.Runtime;
 
@@ -9,7 +10,9 @@ namespace Keel.Guests.Tests
     /// mmu_update in batches of 1 and 512 entries, update_va_mapping, a trap bounce (int3 to the handler and
     /// iret back), and yield alone and with a partner domain yielding too (a domain switch each time).
     /// Grant costs too: map plus unmap of one page and a 4 KiB grant copy (against a 4 KiB memcpy in the domain),
-    /// on a grant the domain gives itself (the kernel's path is the same as for another domain's grant).
+    /// on a grant the domain gives itself (the kernel's path is the same as for another domain's grant); a
+    /// store read round trip (against the null hypercall); and an event-channel ping-pong with the partner
+    /// (against the yield ping-pong, a domain switch each way as well), over a port found through the store.
     ///   bench=T:ID       measures (ID is its own domain id), and at T ms of system time starts the yield ping-pong
     ///   bench-partner=T  sleeps until T, then yields as often as the bench domain does
     /// </summary>
@@ -40,6 +43,8 @@ namespace Keel.Guests.Tests
             Report("trap.bounce", Clock.Cycles() - t, Calls);
             MmuBenchmarks();
             GrantBenchmarks((ushort)numbers[1]);
+            uint port = PublishPort();
+            StoreBenchmark();
 
             t = Clock.Cycles();
             for (int i = 0; i < Yields; i++) Hypercall.Yield();
@@ -48,6 +53,44 @@ namespace Keel.Guests.Tests
             t = Clock.Cycles();
             for (int i = 0; i < Yields; i++) Hypercall.Yield();
             Report("yield.switching", Clock.Cycles() - t, Yields);
+            if (port == 0) return;
+            // The partner binds the port once its yields are done and answers each event with one.
+            ulong giveUp = Clock.Now + 10_000_000_000;
+            while (!Events.TakePending(port))
+            {
+                if (Clock.Now > giveUp) { DomainConsole.WriteLine("bench: the partner never bound its port"); return; }
+                Events.Poll(&port, 1, Clock.Now + 1_000_000_000);
+            }
+            t = Clock.Cycles();
+            for (int i = 0; i < Yields; i++)
+            {
+                Events.Send(port);
+                while (!Events.TakePending(port)) Events.Poll(&port, 1, Clock.Now + 1_000_000_000);
+            }
+            Report("evtchn.ping_pong", Clock.Cycles() - t, Yields);
+        }
+
+        /// <summary>An unbound port for the partner (domain 2, the next in the manifest), published in the store for it to read.</summary>
+        private static uint PublishPort()
+        {
+            StoreClient.Connect();
+            long port = Events.AllocUnbound(PartnerDomain);
+            StoreError e = port > 0 ? StoreClient.Mkdir("data/bench") : StoreError.EINVAL;
+            if (e == StoreError.None) e = StoreClient.SetPermissions("data/bench", "n" + StoreClient.Read("domid", out _) + "\0r" + DomainConsole.Decimal(PartnerDomain));
+            if (e == StoreError.None) e = StoreClient.Write("data/bench/port", DomainConsole.Decimal(port));
+            if (e == StoreError.None) return (uint)port;
+            DomainConsole.WriteLine("bench: no port for the partner: " + DomainConsole.Decimal(port) + ", store " + DomainConsole.Decimal((long)e));
+            return 0;
+        }
+
+        private const ushort PartnerDomain = 2;
+
+        private static void StoreBenchmark()
+        {
+            const int Reads = 500;
+            ulong t = Clock.Cycles();
+            for (int i = 0; i < Reads; i++) StoreClient.Read("domid", out _);
+            Report("store.read", Clock.Cycles() - t, Reads);
         }
 
         internal static void Partner(string at)
@@ -55,6 +98,18 @@ namespace Keel.Guests.Tests
             SharedInfo.Map();
             Clock.SleepUntil(Arguments.Number(at) * 1_000_000);
             for (int i = 0; i < Yields; i++) Hypercall.Yield();
+            StoreClient.Connect();
+            string value = StoreClient.Read("/local/domain/1/data/bench/port", out StoreError error);
+            long port = value == null ? -1 : Events.BindInterdomain(1, (uint)Arguments.Number(value));
+            if (port <= 0) { DomainConsole.WriteLine("bench: the partner cannot bind: store " + DomainConsole.Decimal((long)error) + ", port " + DomainConsole.Decimal(port)); return; }
+            uint local = (uint)port;
+            Events.TakePending(local);
+            Events.Send(local);
+            for (int i = 0; i < Yields; i++)
+            {
+                while (!Events.TakePending(local)) Events.Poll(&local, 1, Clock.Now + 1_000_000_000);
+                Events.Send(local);
+            }
         }
 
         /// <summary>The page-table updates toggle the writable bit of one spare page's entry: each a full validation.</summary>

@@ -24,7 +24,8 @@ namespace Keel.Guests.Tests
     }
 
     /// <summary>
-    /// Two domains talking as a split driver does: the front ("ping=PEER:COUNT") puts a ring (ringlib's Xen
+    /// Two domains talking as a split driver does: the front ("ping=PEER:COUNT", or "ping=PEER:COUNT:N" to
+    /// crash after N answers, its page still mapped) puts a ring (ringlib's Xen
     /// io/ring.h layout) in one of its pages, grants the page to its peer, allocates an unbound port for it,
     /// and publishes both in the store under its own data/pingpong (readable by the peer), then state=ready;
     /// the back ("pong=PEER") watches for that, maps the grant, binds the port, and answers every ping. Up to
@@ -40,10 +41,12 @@ namespace Keel.Guests.Tests
 
         internal static void Front(string argument)
         {
-            ulong[] numbers = new ulong[2];
-            if (Arguments.Numbers(argument, numbers) != 2) { DomainConsole.WriteLine("ping: usage ping=PEER:COUNT"); return; }
+            ulong[] numbers = new ulong[3];
+            int given = Arguments.Numbers(argument, numbers);
+            if (given < 2) { DomainConsole.WriteLine("ping: usage ping=PEER:COUNT[:CRASH_AT]"); return; }
             ushort peer = (ushort)numbers[0];
             uint count = (uint)numbers[1];
+            uint crashAt = given == 3 ? (uint)numbers[2] : uint.MaxValue;
             if (!Setup()) return;
             ulong page = Pages.TakePage(out ulong frame);
             if (page == 0 || !FrontRing<Ping, Pong>.TryInitialize((void*)page, 4096, out var ring)) { DomainConsole.WriteLine("ping: no page for the ring"); return; }
@@ -70,6 +73,12 @@ namespace Keel.Guests.Tests
                     took = true;
                     if (pong.Sequence != answered || pong.Checksum != Make(answered).Checksum) bad++;
                     answered++;
+                }
+                if (answered >= crashAt)
+                {
+                    // A granter dying with its page still mapped by the peer: the frame must outlive it.
+                    DomainConsole.WriteLine("ping: crashing on purpose after " + DomainConsole.Decimal(answered) + " answers, the ring still mapped by the peer");
+                    Probes.Ud2();
                 }
                 if (ring.Status != RingStatus.Ok) { DomainConsole.WriteLine("ping: the back-end broke the ring"); break; }
                 if (took || sent - answered < Window && sent < count) continue;

@@ -16,6 +16,7 @@ namespace Keel.Guests.Tests
     ///   hostile=SEED:COUNT  attack the kernel and the other domains (HostileTests)
     ///   bench=T, bench-partner=T  micro-benchmarks in TSC cycles (BenchTests)
     ///   ping=PEER:COUNT, pong=PEER  COUNT checksummed messages over a ring in a granted page (PingPong)
+    ///   hostile-talk=PING:PONG  attack the pair's grants, ports and store nodes while it talks (HostileTalk)
     ///   hypercalls   memory_op, multicall, vm_assist, set_segment_base and fpu_taskswitch, hostile arguments
     ///                included; ends by shutting down from inside a multicall
     ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2;
@@ -43,6 +44,7 @@ namespace Keel.Guests.Tests
             else if (command == "hypercalls") HypercallTests.Run();
             else if (command.StartsWith("ping=")) PingPong.Front(command.Substring(5));
             else if (command.StartsWith("pong=")) PingPong.Back(command.Substring(5));
+            else if (command.StartsWith("hostile-talk=")) HostileTalk.Run(command.Substring(13));
             else if (command.StartsWith("fault=")) Fault(command.Substring(6));
             else DomainConsole.WriteLine("test domain: unknown command");
         }

@@ -18,8 +18,9 @@ namespace Keel.Kernel.Boot
     /// </summary>
     internal static unsafe class Startup
     {
-        // Xen's dom0_mem default is most of the machine; Keel's control domain needs little of it.
-        private const ulong DefaultInitialDomainMiB = 16;
+        // Xen's dom0_mem default is most of the machine; Keel's control domain needs 32 MiB: its store and
+        // console back-end take 12 MiB of pools and windows.
+        private const ulong DefaultInitialDomainMiB = 32;
 
         private static FrameAllocator s_frames;
 

@@ -63,9 +63,17 @@ namespace Keel.Kernel.Events
         /// <summary>Closes every port of an ending domain (the other ends of its interdomain ports become unbound).</summary>
         public void RemoveDomain(ushort domain)
         {
-            if (!Exists(domain)) return;
-            for (int p = 1; p < PortsPerDomain; p++) Close(domain, p);
+            if (!Reset(domain)) return;
             _ports[domain] = null;
+        }
+
+        /// <summary>EVTCHNOP_reset (Xen's evtchn_reset): closes every port of the domain, as a kernel about to
+        /// kexec asks; the domain keeps its table. False for a domain without one.</summary>
+        public bool Reset(ushort domain)
+        {
+            if (!Exists(domain)) return false;
+            for (int p = 1; p < PortsPerDomain; p++) Close(domain, p);
+            return true;
         }
 
         public PortState StateOf(ushort domain, int port) => IsPort(domain, port) ? Read(domain, port).State : PortState.Closed;

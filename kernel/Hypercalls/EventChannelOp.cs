@@ -9,14 +9,14 @@ namespace Keel.Kernel.Hypercalls
     /// <summary>
     /// event_channel_op (32), with the argument structures of xen/include/public/event_channel.h:
     /// alloc_unbound (6), bind_interdomain (0), bind_virq (1), bind_ipi (7), close (3), send (4),
-    /// status (5) and unmask (9). A domain acts on its own ports; naming another domain as the owner
+    /// status (5), unmask (9) and reset (10). A domain acts on its own ports; naming another domain as the owner
     /// (alloc_unbound's dom, status's dom) is for the control domain only (-EPERM). The virtual IRQs a
     /// domain may bind are its own timer and debug IRQs; the console and domain-exception IRQs belong to
     /// the control domain.
     /// </summary>
     internal static unsafe class EventChannelOp
     {
-        private const ulong BindInterdomain = 0, BindVirq = 1, Close = 3, Send = 4, Status = 5, AllocUnbound = 6, BindIpi = 7, Unmask = 9;
+        private const ulong BindInterdomain = 0, BindVirq = 1, Close = 3, Send = 4, Status = 5, AllocUnbound = 6, BindIpi = 7, Unmask = 9, Reset = 10;
         private const int VirqDebug = 1, VirqConsole = 2;
 
         internal static long Handle(Vcpu vcpu, in HypercallArguments call)
@@ -31,6 +31,7 @@ namespace Keel.Kernel.Hypercalls
                 case Send: return WithPort(vcpu, call.A2, out uint s) ?? MachineEvents.Channels.Send(vcpu.Domain.Id, (int)s);
                 case Unmask: return WithPort(vcpu, call.A2, out uint u) ?? MachineEvents.Channels.Unmask(vcpu.Domain.Id, (int)u);
                 case Status: return DoStatus(vcpu, call.A2);
+                case Reset: return DoReset(vcpu, call.A2);
                 default: return Errno.ENOSYS;
             }
         }
@@ -129,6 +130,16 @@ namespace Keel.Kernel.Hypercalls
                 args.RemotePort = (uint)remotePort;
             }
             return GuestMemory.TryWrite(vcpu, argument, new ReadOnlySpan<byte>(&args, sizeof(StatusArgs))) ? 0 : Errno.EFAULT;
+        }
+
+        /// <summary>struct evtchn_reset {domid_t dom}: every port of the domain closed (its own, or any for the control domain).</summary>
+        private static long DoReset(Vcpu vcpu, ulong argument)
+        {
+            if (!GuestMemory.TryRead(vcpu, argument, out ushort alleged)) return Errno.EFAULT;
+            long rc = Owner(vcpu, alleged, out ushort owner);
+            if (rc != 0) return rc;
+            MachineEvents.Channels.Reset(owner);
+            return 0;
         }
 
         private static long WriteBack(Vcpu vcpu, ulong address, uint value) =>

@@ -145,6 +145,21 @@ public class EventChannelTests
         Assert.Equal(Errno.ESRCH, channels.AllocUnbound(2, 1, out _));
     }
 
+    [Fact]
+    public void Reset_closes_every_port_of_the_domain_and_leaves_it_able_to_bind_again()
+    {
+        var (channels, _) = Machine();
+        channels.AllocUnbound(1, 2, out int back);
+        channels.BindInterdomain(2, 1, back, out int front);
+        channels.BindIpi(2, out int ipi);
+        Assert.True(channels.Reset(2));
+        Assert.Equal(PortState.Closed, channels.StateOf(2, front));
+        Assert.Equal(PortState.Closed, channels.StateOf(2, ipi));
+        Assert.Equal(PortState.Unbound, channels.StateOf(1, back));
+        Assert.Equal(0, channels.BindIpi(2, out int again));
+        Assert.Equal(1, again);
+    }
+
     [FsCheck.Xunit.Property(MaxTest = 300)]
     public Property Random_operations_keep_every_interdomain_pair_symmetric_and_never_touch_a_third_domains_page() =>
         Prop.ForAll(Gen.ArrayOf(Gen.Choose(0, 1_000_000)).ToArbitrary(), (int[] steps) =>

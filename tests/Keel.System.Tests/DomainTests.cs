@@ -19,7 +19,7 @@ public sealed class DomainTests
         {
             await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
             var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
-            Assert.Equal(16, Number(built.Groups["mib"]));
+            Assert.Equal(32, Number(built.Groups["mib"]));
             var startInfo = await qemu.WaitForLineAsync(GuestLine("hello", @"start_info: magic (?<magic>\S+), (?<pages>\d+) pages, (?<tables>\d+) page-table frames, flags (?<flags>0x[0-9a-f]+)"), LineTimeout, cancel);
             Assert.Equal("xen-3.0-x86_64", startInfo.Match.Groups["magic"].Value);
             Assert.Equal(16 * 256, Number(startInfo.Match.Groups["pages"]));

@@ -38,7 +38,7 @@ public sealed partial class GrubTests
             Assert.DoesNotContain(qemu.Lines, l => l.StartsWith("(dom0) control: grub (domain 1) ended: crash", StringComparison.Ordinal));
         });
 
-    [Fact(Skip = "needs the store in the control domain")]
+    [Fact]
     public Task Debians_GRUB_for_Xen_boots_as_a_guest_prints_through_the_console_back_end_reads_its_name_and_domid_from_the_store_and_halts_with_poweroff() =>
         Machine.BootAsync(Machine.Image("keel-guest-grub.img"), async (qemu, cancel) =>
         {

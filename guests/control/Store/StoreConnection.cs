@@ -48,7 +48,7 @@ internal sealed unsafe class StoreConnection
     public StoreConnectionFault Fault;
     public uint Domid;
 
-    /// <summary>The peer's shared page while State is Ring (or CutOff after Ring); mapped by IStoreDomains.</summary>
+    /// <summary>The peer's shared page while State is Ring (or CutOff after Ring); mapped by StoreHost.</summary>
     public StoreRingPage* Page;
 
     /// <summary>Bytes of Input filled: the header first, then the payload it announces.</summary>

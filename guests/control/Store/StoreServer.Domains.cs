@@ -50,7 +50,7 @@ public sealed unsafe partial class StoreServer
     }
 
     /// <summary>
-    /// Starts serving a domain over its store page (domain.c introduce_domain): IStoreDomains maps the page
+    /// Starts serving a domain over its store page (domain.c introduce_domain): StoreHost maps the page
     /// and binds the channel, the ring starts empty (domain_conn_reset) and @introduceDomain fires. A second
     /// INTRODUCE of a domain resets its connection (watches, transactions, queued output) and binds again.
     /// EINVAL for the privileged domain, a domain with an in-process connection, or when mapping fails;
@@ -98,7 +98,7 @@ public sealed unsafe partial class StoreServer
         }
 
         _connections[index].Reset(domid, StoreConnectionState.Ring, page);
-        // Sound: IStoreDomains hands back a mapped page of at least sizeof(StoreRingPage) bytes that stays
+        // Sound: StoreHost hands back a mapped page of at least sizeof(StoreRingPage) bytes that stays
         // mapped until Disconnect. The guest may write these words at any time; every later read of them
         // goes through StoreByteRing, which checks them.
         page->RequestConsumer = 0;

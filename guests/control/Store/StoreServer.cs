@@ -45,8 +45,8 @@ public sealed unsafe partial class StoreServer
     private const int MessagesPerService = 16;
 
     private readonly StoreLimits _limits;
-    private readonly IStoreDomains _domains;
-    private readonly IStoreNotifier _notifier;
+    private readonly StoreHost _domains;
+    private readonly StoreHost _notifier;
     private readonly uint _privileged;
     private readonly ByteArena _arena;
     private readonly StoreConnection[] _connections;
@@ -64,11 +64,11 @@ public sealed unsafe partial class StoreServer
 
     /// <summary>Builds the store with its pools and the initial tree (/, /tool/xenstored, /local/domain and
     /// the two special nodes, all owned by <paramref name="privileged"/> with no access for others).</summary>
-    public StoreServer(StoreLimits limits, IStoreDomains domains, IStoreNotifier notifier, uint privileged = 0)
+    public StoreServer(StoreLimits limits, StoreHost host, uint privileged = 0)
     {
         _limits = limits;
-        _domains = domains;
-        _notifier = notifier;
+        _domains = host;
+        _notifier = host;
         _privileged = privileged;
         _arena = new ByteArena(limits.ArenaBytes / ByteArena.ChunkBytes);
         _connections = new StoreConnection[limits.Connections];

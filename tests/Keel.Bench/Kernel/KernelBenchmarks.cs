@@ -39,6 +39,8 @@ public sealed class KernelBenchmarks : IBenchmark
         Row("domain_switch.yield", "yield.switching", "yield.alone", "a yield with no other domain to switch to");
         Row("grant.map_unmap", "grant.map_unmap", "update_va_mapping", "update_va_mapping of one entry");
         Row("grant.copy_4k", "grant.copy4k", "memcpy4k", "a 4 KiB memcpy inside the domain");
+        Row("evtchn.ping_pong_round_trip", "evtchn.ping_pong", "yield.switching", "the yield ping-pong between the same two domains");
+        Row("store.read_round_trip", "store.read", "hypercall.null", "the null hypercall");
         section.Results.Add(new BenchmarkResult("domain_build.4mib", builds["build-4"].Us, "us", "building a 16 MiB domain", builds["build-16"].Us));
         section.Results.Add(new BenchmarkResult("domain_build.4mib.kernel_heap", builds["build-4"].Heap, "bytes", "a 16 MiB domain", builds["build-16"].Heap));
 
@@ -47,7 +49,9 @@ public sealed class KernelBenchmarks : IBenchmark
             "xen_version(XENVER_version) through the hypercall page; the trap bounce is int3 delivered to the domain's own handler (which saves " +
             "every register and the SSE state) and iret back; mmu_update toggles one L1 entry's writable bit (each a full validation); the domain " +
             "switch is a yield while a second domain yields too, each yield then running the other; the grant rows map and unmap one granted page " +
-            "at an address of the domain's (two hypercalls), and copy 4 KiB from a grant into one of its frames. Build times are the kernel's, from the domctl " +
+            "at an address of the domain's (two hypercalls), and copy 4 KiB from a grant into one of its frames; the event-channel round trip " +
+            "is a send to the partner and its send back (each waking the other from SCHEDOP_poll); the store read is READ of the domain's " +
+            "domid, answered by the control domain. Build times are the kernel's, from the domctl " +
             "to the domain ready to start, most of it clearing and mapping the domain's frames.");
         section.Body.Add("| measure | cycles | baseline | baseline cycles | ratio |\n|---|---:|---|---:|---:|\n" + string.Join("\n",
             section.Results.Where(r => r.Unit == "cycles").Select(r => $"| {r.Name} | {r.Value:F0} | {r.Baseline} | {r.BaselineValue:F0} | {r.Ratio:F2} |")));

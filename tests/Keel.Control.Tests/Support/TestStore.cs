@@ -45,7 +45,7 @@ public sealed record StoreMessage(StoreMessageType Type, uint RequestId, uint Tr
 
 /// <summary>Stand-in for the control domain: store pages in native memory, every domain up to MaxDomain
 /// exists, notifications counted.</summary>
-public sealed unsafe class FakeDomains : IStoreDomains, IStoreNotifier, IDisposable
+public sealed unsafe class FakeDomains : StoreHost, IDisposable
 {
     private readonly Dictionary<uint, IntPtr> _pages = new();
 
@@ -67,18 +67,18 @@ public sealed unsafe class FakeDomains : IStoreDomains, IStoreNotifier, IDisposa
         return (StoreRingPage*)page;
     }
 
-    public StoreRingPage* Connect(uint domid, ulong mfn, uint port)
+    public override StoreRingPage* Connect(uint domid, ulong mfn, uint port)
     {
         if (FailConnect) return null;
         Connected.Add((domid, mfn, port));
         return Page(domid);
     }
 
-    public void Disconnect(uint domid) => Disconnected.Add(domid);
+    public override void Disconnect(uint domid) => Disconnected.Add(domid);
 
-    public bool Exists(uint domid) => domid <= MaxDomain;
+    public override bool Exists(uint domid) => domid <= MaxDomain;
 
-    public void Notify(uint domid) => Notifications[domid] = Notifications.GetValueOrDefault(domid) + 1;
+    public override void Notify(uint domid) => Notifications[domid] = Notifications.GetValueOrDefault(domid) + 1;
 
     public void Dispose()
     {
@@ -96,7 +96,7 @@ public sealed class TestStore : IDisposable
     public TestStore(StoreLimits? limits = null, int domains = 4, bool connect = true)
     {
         Domains = new FakeDomains();
-        Server = new StoreServer(limits ?? StoreLimits.Default, Domains, Domains);
+        Server = new StoreServer(limits ?? StoreLimits.Default, Domains);
         if (connect)
         {
             for (uint d = 0; d < (uint)domains; d++) Assert.True(Server.OpenLocalConnection(d));

@@ -1,0 +1,150 @@
+using System;
+using Keel.Guests.Control.Store;
+using Keel.Ringlib.Protocols;
+using Keel.Ringlib.Xen;
+using Keel.Runtime;
+
+namespace Keel.Guests.Control
+{
+    /// <summary>
+    /// The store (xenstored) as the control domain runs it: one <see cref="StoreServer"/>, the nodes libxl
+    /// writes for every domain the control domain builds, then INTRODUCE of the domain's store page (mapped
+    /// through the grant the builder left at GNTTAB_RESERVED_XENSTORE) and port, before the domain runs.
+    /// Each time a store port fires, that domain's ring is served. When a domain ends it is released: its
+    /// connection, watches and transactions go, and @releaseDomain fires.
+    ///
+    /// The pools are sized for the machine's largest manifests (128 guests and their services): the heap is
+    /// moved onto fresh pages of the control domain first, since the image's own heap is 1 MiB.
+    /// </summary>
+    internal static unsafe class StoreService
+    {
+        private const int MaxPorts = 4096;
+        private const ulong HeapBytes = 12UL << 20;
+
+        private static StoreServer s_store;
+        private static readonly ushort[] s_domainOfPort = new ushort[MaxPorts];
+
+        private sealed class Host : StoreHost
+        {
+            internal readonly uint[] PortOf = new uint[DomainCapacity];
+            internal readonly ulong[] WindowOf = new ulong[DomainCapacity];
+            internal readonly uint[] HandleOf = new uint[DomainCapacity];
+            private readonly ulong[] _freeWindows = new ulong[64];
+            private int _freeCount;
+
+            public override StoreRingPage* Connect(uint domid, ulong mfn, uint port)
+            {
+                if (domid >= DomainCapacity) return null;
+                ulong window = _freeCount > 0 ? _freeWindows[--_freeCount] : Pages.TakeWindow(1);
+                if (window == 0) return null;
+                if (Grants.Map((ushort)domid, GrantEntry.ReservedStore, window, readOnly: false, out uint handle) != 0)
+                {
+                    Recycle(window);
+                    return null;
+                }
+                long local = Events.BindInterdomain((ushort)domid, port);
+                if (local <= 0 || local >= MaxPorts)
+                {
+                    Grants.Unmap(window, handle);
+                    Recycle(window);
+                    return null;
+                }
+                PortOf[domid] = (uint)local;
+                WindowOf[domid] = window;
+                HandleOf[domid] = handle;
+                s_domainOfPort[local] = (ushort)domid;
+                Events.Unmask((uint)local);
+                return (StoreRingPage*)window;
+            }
+
+            public override void Disconnect(uint domid)
+            {
+                if (domid >= DomainCapacity || PortOf[domid] == 0) return;
+                Events.Close(PortOf[domid]);
+                s_domainOfPort[PortOf[domid]] = 0;
+                Grants.Unmap(WindowOf[domid], HandleOf[domid]);
+                Recycle(WindowOf[domid]);
+                PortOf[domid] = 0;
+            }
+
+            public override bool Exists(uint domid) =>
+                domid < DomainCapacity && Domctl.GetInfo((ushort)domid, out DomainStatus status) == 0 && status.Id == domid && !status.HasEnded;
+
+            public override void Notify(uint domid)
+            {
+                if (domid < DomainCapacity && PortOf[domid] != 0) Events.Send(PortOf[domid]);
+            }
+
+            private void Recycle(ulong window)
+            {
+                if (_freeCount < _freeWindows.Length) _freeWindows[_freeCount++] = window;
+            }
+        }
+
+        /// <summary>Keel's domain table holds 1024 domains; ids are never reused.</summary>
+        private const int DomainCapacity = 1024;
+
+        private static Host s_host;
+
+        internal static bool Start()
+        {
+            if (!Pages.DonateHeap(HeapBytes))
+            {
+                DomainConsole.WriteLine("control: too little memory for the store");
+                return false;
+            }
+            StoreLimits limits = StoreLimits.Default;
+            limits.Domains = 160;
+            limits.Connections = 160;
+            limits.OutputBytes = 8192;
+            s_host = new Host();
+            s_store = new StoreServer(limits, s_host);
+            StoreError error = StoreSeeder.SeedControlDomain(s_store, "dom0"u8);
+            if (error != StoreError.None) DomainConsole.WriteLine("control: the store's own nodes: error " + DomainConsole.Decimal((long)error));
+            return error == StoreError.None;
+        }
+
+        /// <summary>Writes the domain's nodes and introduces it; false (and says why) on failure.</summary>
+        internal static bool Introduce(ushort domain, string name, uint memoryMiB, in DomainServices services)
+        {
+            if (s_store == null) return false;
+            Span<byte> nameBytes = stackalloc byte[name.Length];
+            for (int i = 0; i < name.Length; i++) nameBytes[i] = (byte)name[i];
+            var seed = new StoreDomainSeed
+            {
+                Domid = domain,
+                TargetKiB = (ulong)memoryMiB * 1024,
+                MaxKiB = (ulong)memoryMiB * 1024,
+                Vcpus = 1,
+                StoreMfn = services.StoreFrame,
+                StorePort = services.StorePort,
+                ConsoleMfn = services.ConsoleFrame,
+                ConsolePort = services.ConsolePort,
+            };
+            StoreError error = StoreSeeder.SeedDomain(s_store, seed, nameBytes);
+            if (error == StoreError.None) error = s_store.IntroduceDomain(domain, services.StoreFrame, services.StorePort);
+            if (error != StoreError.None) DomainConsole.WriteLine("control: the store cannot serve " + name + ": error " + DomainConsole.Decimal((long)error));
+            return error == StoreError.None;
+        }
+
+        /// <summary>The domain ended: the store lets it go (its nodes removed, @releaseDomain fired).</summary>
+        internal static void Release(ushort domain)
+        {
+            if (s_store == null) return;
+            s_store.DomainShutDown(domain);
+            s_store.ReleaseDomain(domain);
+        }
+
+        /// <summary>Serves every domain whose store port fired, until none asks for more.</summary>
+        internal static void Serve()
+        {
+            if (s_store == null) return;
+            for (uint p = 1; p < MaxPorts; p++)
+            {
+                ushort domain = s_domainOfPort[p];
+                if (domain == 0 || !Events.TakePending(p)) continue;
+                while (s_store.Service(domain)) { }
+            }
+        }
+    }
+}

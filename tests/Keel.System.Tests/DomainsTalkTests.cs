@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Xunit;
+using static Keel.System.Tests.SerialContract;
+
+namespace Keel.System.Tests;
+
+/// <summary>Domains cooperating without trusting each other: a ring in a granted page, event channels, the store.</summary>
+public sealed partial class DomainsTalkTests
+{
+    [GeneratedRegex(@"^\(ping\) ping: (?<answered>\d+) of 100000 answered, (?<bad>\d+) bad, in (?<ms>\d+) ms; (?<notes>\d+) notifications sent \((?<per>[\d.]+) a message\), (?<waits>\d+) waits$")]
+    private static partial Regex PingDone();
+
+    [GeneratedRegex(@"^\(pong\) pong: (?<answered>\d+) answered, (?<bad>\d+) bad checksums, (?<notes>\d+) notifications sent \((?<per>[\d.]+) a message\)$")]
+    private static partial Regex PongDone();
+
+    [Fact]
+    public Task Two_domains_ping_pong_100000_checksummed_messages_over_a_ring_in_a_granted_page_notifying_only_when_the_ring_says_so() =>
+        Machine.BootAsync(Machine.Image("keel-pingpong.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("ping", @"ping: ring of 32 slots granted to domain 2 as reference \d+, port \d+"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("pong", "pong: connected to domain 1's ring"), LineTimeout, cancel);
+            var ping = (await qemu.WaitForLineAsync(PingDone(), TimeSpan.FromSeconds(120), cancel)).Match;
+            var pong = (await qemu.WaitForLineAsync(PongDone(), LineTimeout, cancel)).Match;
+            await qemu.WaitForLineAsync(GuestLine("ping", "ping: the grant was taken back after the peer finished"), TimeSpan.FromSeconds(10), cancel);
+            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(TimeSpan.FromSeconds(30), cancel));
+
+            Assert.Equal(100_000, Number(ping.Groups["answered"]));
+            Assert.Equal(0, Number(ping.Groups["bad"]));
+            Assert.Equal(100_000, Number(pong.Groups["answered"]));
+            Assert.Equal(0, Number(pong.Groups["bad"]));
+            // Notifications go only to a side that said it would sleep: fewer than one a message each way.
+            Assert.InRange(double.Parse(ping.Groups["per"].Value, CultureInfo.InvariantCulture), 0, 1);
+            Assert.InRange(double.Parse(pong.Groups["per"].Value, CultureInfo.InvariantCulture), 0, 1);
+            TestContext.Current.TestOutputHelper?.WriteLine($"ping: {ping.Value}\npong: {pong.Value}");
+            Assert.DoesNotContain(qemu.Lines, l => l.Contains("crashed", StringComparison.Ordinal) || l.Contains("KERNEL FAULT", StringComparison.Ordinal));
+        });
+
+    [GeneratedRegex(@"^\(hostile\) hostile-talk: store nodes written before the quota: (?<written>\d+), then (?<error>\d+)$")]
+    private static partial Regex QuotaReached();
+
+    [Fact]
+    public Task A_hostile_domain_is_refused_every_grant_port_and_store_attack_while_an_honest_pair_ping_pongs_and_verifies() =>
+        Machine.BootAsync(Machine.Image("keel-hostile-talk.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
+            await qemu.WaitForLineAsync(GuestLine("pong", "pong: connected to domain 1's ring"), LineTimeout, cancel);
+            int connectedAt = qemu.Lines.Count;
+            (string Case, string Result)[] cases =
+            [
+                // Grants: GNTST_general_error (-1) for a grant not offered to the caller, bad_gntref (-3) past the
+                // table, bad_copy_arg (-10) across a page, permission_denied (-8) for another domain's frame.
+                ("map a grant never given", "-1"), ("map the ping ring's grant, given to another domain", "-1"),
+                ("map a reference past the table", "-3"), ("map a revoked grant", "-1"), ("map a read-only grant writable", "-1"),
+                ("copy into a read-only grant", "-1"), ("copy across a page", "-10"), ("copy from another domain's frame", "-8"),
+                // Event channels: -EINVAL for ports not offered to it or closed; -ENOSPC once its own 4093 free ports are gone.
+                ("bind ports 1-16 of the ping domain (refusals)", "16"), ("send on a closed port", "-22"),
+                ("ports until exhausted", "4093, then -28"), ("events sent to the control domain on its console port", "100000"),
+                // The store: EACCES (13) for other domains' nodes.
+                ("store write to the ping domain's data", "13"), ("store write to the pong domain's name", "13"),
+                ("store read of the ping domain's ring reference", "13"),
+            ];
+            foreach (var (what, result) in cases)
+            {
+                await qemu.WaitForLineAsync(GuestLine("hostile", $"hostile-talk: {Regex.Escape(what)}: {Regex.Escape(result)}"), TimeSpan.FromSeconds(60), cancel);
+            }
+            var quota = (await qemu.WaitForLineAsync(QuotaReached(), TimeSpan.FromSeconds(60), cancel)).Match;
+            // The node quota is 1000 a domain, counting the nodes the toolstack gave it; then ENOSPC (28).
+            Assert.InRange(Number(quota.Groups["written"]), 900, 999);
+            Assert.Equal(28, Number(quota.Groups["error"]));
+            await qemu.WaitForLineAsync(GuestLine("hostile", "hostile-talk: transactions opened before the quota: 10, then 28"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("hostile", "hostile-talk: malformed store message sent: yes"), LineTimeout, cancel);
+
+            var ping = (await qemu.WaitForLineAsync(new Regex(@"^\(ping\) ping: 1500000 of 1500000 answered, (?<bad>\d+) bad"), TimeSpan.FromSeconds(120), cancel)).Match;
+            var pong = (await qemu.WaitForLineAsync(new Regex(@"^\(pong\) pong: 1500000 answered, (?<bad>\d+) bad checksums"), LineTimeout, cancel)).Match;
+            // Every attack landed while the pair was talking: the first after it connected, the last before it finished.
+            var lines = qemu.Lines.ToList();
+            int first = lines.FindIndex(l => l.StartsWith("(hostile) hostile-talk: map a grant never given", StringComparison.Ordinal));
+            int last = lines.FindIndex(l => l.StartsWith("(hostile) hostile-talk: malformed store message sent", StringComparison.Ordinal));
+            int finished = lines.FindIndex(l => l.StartsWith("(ping) ping: 1500000 of 1500000 answered", StringComparison.Ordinal));
+            Assert.True(first >= connectedAt - 1 && last < finished, $"attacks at lines {first}-{last}, pair connected by {connectedAt}, finished at {finished}");
+            Assert.Equal(0, Number(ping.Groups["bad"]));
+            Assert.Equal(0, Number(pong.Groups["bad"]));
+            await qemu.WaitForLineAsync(GuestLine("dom0", "control: every domain powered off; shutting down"), TimeSpan.FromSeconds(60), cancel);
+            var after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
+            while (Number(after.Groups["alive"]) != 0) after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
+            Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
+            Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(TimeSpan.FromSeconds(30), cancel));
+            Assert.DoesNotContain(qemu.Lines, l => l.Contains("crashed", StringComparison.Ordinal) || l.Contains("KERNEL FAULT", StringComparison.Ordinal));
+        });
+
+    [Fact]
+    public Task A_granter_that_dies_while_its_page_is_mapped_stays_allocated_until_the_mapper_unmaps_and_the_control_domain_reads_why() =>
+        Machine.BootAsync(Machine.Image("keel-pingpong-crash.img"), async (qemu, cancel) =>
+        {
+            await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+            var built = (await qemu.WaitForLineAsync(InitialDomainBuilt(), LineTimeout, cancel)).Match;
+            await qemu.WaitForLineAsync(GuestLine("ping", "ping: crashing on purpose after \\d+ answers, the ring still mapped by the peer"), TimeSpan.FromSeconds(60), cancel);
+            await qemu.WaitForLineAsync(new Regex(@"^\*\*\* domain 1 \(ping\) crashed"), LineTimeout, cancel);
+            // The ring's page (mapped by pong) and the console and store pages (mapped by the control domain) outlive ping.
+            var held = (await qemu.WaitForLineAsync(new Regex(@"^keel: (?<held>\d+) of its frames are still referenced and stay allocated until released$"), LineTimeout, cancel)).Match;
+            Assert.InRange(Number(held.Groups["held"]), 1, 3);
+            // VIRQ_DOM_EXC wakes the control domain, which reads the reason.
+            await qemu.WaitForLineAsync(GuestLine("dom0", @"control: ping \(domain 1\) ended: crash: an exception the guest has no handler for: #UD .*"), LineTimeout, cancel);
+            await qemu.WaitForLineAsync(GuestLine("pong", @"pong: no ping for 5 s after \d+"), TimeSpan.FromSeconds(30), cancel);
+            await qemu.WaitForLineAsync(GuestLine("dom0", "control: a domain did not power off; shutting down with reason crash"), TimeSpan.FromSeconds(30), cancel);
+            var after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
+            while (Number(after.Groups["alive"]) != 0) after = (await qemu.WaitForLineAsync(FramesAfterDomainEnded(), LineTimeout, cancel)).Match;
+            // Once the mapper unmapped and ended, every frame came back.
+            Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
+            Assert.Equal(37, await qemu.WaitForExitAsync(TimeSpan.FromSeconds(30), cancel));
+        });
+}
