@@ -8,7 +8,7 @@ namespace Keel.Guests.Control
     /// <summary>
     /// The control domain. The kernel builds it first and hands it the manifest as its ramdisk; it builds
     /// every domain the manifest lists from the boot module the manifest names (domctl), starts them all,
-    /// serves their consoles (ConsoleBackend), then watches them (getdomaininfo whenever VIRQ_DOM_EXC fires, and
+    /// serves their consoles (ConsoleBackend) and the serial input (SerialConsole), then watches them (getdomaininfo whenever VIRQ_DOM_EXC fires, and
     /// every 50 ms besides), reports how each ends and, for a crash, why, restarts
     /// those whose policy says so, and, when the manifest asks, shuts the machine down once all have ended:
     /// with reason poweroff if every guest powered off, crash otherwise, so a script can tell. With the
@@ -46,11 +46,13 @@ namespace Keel.Guests.Control
             DomainConsole.WriteLine("control: " + DomainConsole.Decimal(domains.Length) + " domains started in " + DomainConsole.Decimal((long)((Clock.Now - started) / 1_000_000)) + " ms; "
                 + DomainConsole.Decimal(CountRunning()) + " running at system time " + DomainConsole.Decimal((long)(Clock.Now / 1_000_000)) + " ms");
             long domainException = Events.BindVirq(VirqDomainException);
+            SerialConsole.Bind();
             ulong nextWatch = Clock.Now + PollInterval;
             while (true)
             {
                 Events.WaitUntil(nextWatch);
                 ConsoleBackend.Serve();
+                SerialConsole.Serve();
                 bool ended = domainException > 0 && Events.TakePending((uint)domainException);
                 if (!ended && Clock.Now < nextWatch) continue;
                 nextWatch = Clock.Now + PollInterval;
