@@ -7,6 +7,7 @@ using Keel.Kernel.Devices;
 using Keel.Kernel.Diagnostics;
 using Keel.Kernel.Domains;
 using Keel.Kernel.Hypercalls;
+using Keel.Kernel.Input;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Objects;
 using Keel.Ringlib.Xen;
@@ -59,11 +60,15 @@ namespace Keel.Kernel
             s_exitWhenDone = Boot.CommandLine.TryGet(boot.CommandLine, "keel.exit", out _);
             Scheduler.Initialise(layout.StackTop, KernelAddressSpace.Current.Root);
             DomainLifecycle.Frames = frames;
-            if (!Startup.BuildInitialDomain(boot) && s_exitWhenDone)
+            SerialInput.Enable();
+            bool built = Startup.BuildInitialDomain(boot);
+            if (!built && s_exitWhenDone)
             {
                 Console.WriteLine("keel: keel.exit: shutting down");
                 Machine.Stop(ExitStatus.Success);
             }
+            // The end of boot, where Xen's console_endboot hands the serial input to dom0 and says so.
+            if (built) SerialInput.AnnounceTarget();
             // From here on the kernel runs only when something enters it: the idle loop takes over the stack.
             Scheduler.Start();
             Processor.EnterIdle(layout.StackTop);
@@ -113,6 +118,11 @@ namespace Keel.Kernel
             {
                 Timer.Tick();
                 Scheduler.TimerFired();
+            }
+            else if (frame->Vector == SerialInput.Vector)
+            {
+                SerialInput.Interrupt();
+                LocalApic.EndOfInterrupt();
             }
             else if (frame->Vector != LocalApic.SpuriousInterruptVector)
             {

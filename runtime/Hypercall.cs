@@ -19,6 +19,10 @@ namespace Keel.Runtime
         public static long ConsoleWrite(byte* text, int length) =>
             Call((ulong)HypercallNumber.ConsoleIo, (ulong)ConsoleCommand.Write, (ulong)length, (ulong)text, 0, 0);
 
+        /// <summary>CONSOLEIO_read: up to length bytes of serial input into text; how many (0 if none waits), or a negative errno (-EPERM outside the control domain).</summary>
+        public static long ConsoleRead(byte* text, int length) =>
+            Call((ulong)HypercallNumber.ConsoleIo, (ulong)ConsoleCommand.Read, (ulong)length, (ulong)text, 0, 0);
+
         /// <summary>Keel's console_io 0x4B00 (control domain only): text written as domain <paramref name="domain"/>'s console output.</summary>
         public static long ConsoleWriteFor(ushort domain, byte* text, int length) =>
             Call((ulong)HypercallNumber.ConsoleIo, 0x4B00, (ulong)length, (ulong)text, domain, 0);

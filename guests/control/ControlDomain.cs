@@ -8,7 +8,7 @@ namespace Keel.Guests.Control
     /// <summary>
     /// The control domain. The kernel builds it first and hands it the manifest as its ramdisk; it builds
     /// every domain the manifest lists from the boot module the manifest names (domctl), starts them all,
-    /// serves their consoles (ConsoleBackend) and the store (StoreService), then watches them (getdomaininfo whenever VIRQ_DOM_EXC fires, and
+    /// serves their consoles (ConsoleBackend), the store (StoreService) and the serial input (SerialConsole), then watches them (getdomaininfo whenever VIRQ_DOM_EXC fires, and
     /// every 50 ms besides), reports how each ends and, for a crash, why, restarts
     /// those whose policy says so, and, when the manifest asks, shuts the machine down once all have ended:
     /// with reason poweroff if every guest powered off, crash otherwise, so a script can tell. With the
@@ -51,12 +51,14 @@ namespace Keel.Guests.Control
                 + DomainConsole.Decimal(CountRunning()) + " running at system time " + DomainConsole.Decimal((long)(Clock.Now / 1_000_000)) + " ms");
             long domainException = Events.BindVirq(VirqDomainException);
             if (domainException > 0) Events.Unmask((uint)domainException);
+            SerialConsole.Bind();
             ulong nextWatch = Clock.Now + PollInterval;
             while (true)
             {
                 Events.WaitUntil(nextWatch);
                 ConsoleBackend.Serve();
                 StoreService.Serve();
+                SerialConsole.Serve();
                 bool ended = domainException > 0 && Events.TakePending((uint)domainException);
                 if (!ended && Clock.Now < nextWatch) continue;
                 nextWatch = Clock.Now + PollInterval;

@@ -62,6 +62,8 @@ namespace Keel.Guests.Tests
             // A pointer into the kernel, one into unmapped memory, and an unknown hypercall: each an error code.
             DomainConsole.WriteLine("console_io with a kernel pointer: " + DomainConsole.Decimal(Hypercall.ConsoleWrite((byte*)0xFFFF82D080200000, 8)));
             DomainConsole.WriteLine("console_io with an unmapped pointer: " + DomainConsole.Decimal(Hypercall.ConsoleWrite((byte*)0x1000, 8)));
+            // The serial input is the control domain's alone (Xen's default XSM policy): -EPERM.
+            DomainConsole.WriteLine("console_io read: " + DomainConsole.Decimal(Hypercall.ConsoleRead(extra, 16)));
             DomainConsole.WriteLine("hypercall 99: " + DomainConsole.Decimal(Hypercall.Raw(99)));
             DomainConsole.WriteLine("yield: " + DomainConsole.Decimal(Hypercall.Yield()));
             DomainConsole.WriteLine("test domain: powering off");

@@ -82,7 +82,7 @@ namespace Keel.Kernel.Boot
             }
             FaultReport.Symbols = SymbolMap.Parse(ModuleBytes("symbols"));
 
-            if (!KernelAddressSpace.TryBuildAndSwitch(s_frames, layout, boot.HighestUsableAddress, LocalApic.PhysicalBase))
+            if (!KernelAddressSpace.TryBuildAndSwitch(s_frames, layout, boot.HighestUsableAddress, LocalApic.PhysicalBase, IoApic.DefaultPhysicalBase))
             {
                 Panic("cannot build the kernel page tables", 0);
             }

@@ -107,7 +107,7 @@ namespace Keel.Kernel.Domains
         }
 
         /// <summary>"keel: domain ID (NAME)", the start of every line the kernel prints about one domain.</summary>
-        private static void WriteDomain(Domain domain)
+        internal static void WriteDomain(Domain domain)
         {
             Console.Write("keel: domain ");
             Console.Decimal(domain.Id);

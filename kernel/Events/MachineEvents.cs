@@ -13,8 +13,8 @@ namespace Keel.Kernel.Events
     /// </summary>
     internal static class MachineEvents
     {
-        /// <summary>VIRQ_TIMER and VIRQ_DOM_EXC (xen/include/public/xen.h).</summary>
-        internal const int VirqTimer = 0, VirqDomainException = 3;
+        /// <summary>VIRQ_TIMER, VIRQ_CONSOLE and VIRQ_DOM_EXC (xen/include/public/xen.h).</summary>
+        internal const int VirqTimer = 0, VirqConsole = 2, VirqDomainException = 3;
 
         internal static EventChannels<KernelDelivery> Channels { get; private set; }
 

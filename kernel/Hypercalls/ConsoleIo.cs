@@ -1,5 +1,6 @@
 using System;
 using Keel.Kernel.Diagnostics;
+using Keel.Kernel.Input;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Objects;
 using Keel.Ringlib.Xen;
@@ -8,8 +9,8 @@ namespace Keel.Kernel.Hypercalls
 {
     /// <summary>
     /// console_io (18): CONSOLEIO_write copies count bytes from the guest and prints them on the kernel's
-    /// console, each line prefixed with the domain's name (as Xen prefixes "(dN)"). CONSOLEIO_read, the
-    /// serial input, belongs to the control domain and comes with the console back-end.
+    /// console, each line prefixed with the domain's name (as Xen prefixes "(dN)"). CONSOLEIO_read gives the
+    /// control domain the serial input waiting in the kernel's ring (<see cref="SerialInput"/>).
     ///
     /// Keel's own command <see cref="WriteForDomain"/> is the console back-end's way out: the control domain,
     /// draining another domain's console ring, writes what it read as that domain's output (a fifth argument
@@ -29,6 +30,7 @@ namespace Keel.Kernel.Hypercalls
 
         internal static long Handle(Vcpu vcpu, in HypercallArguments call)
         {
+            if ((ConsoleCommand)call.A1 == ConsoleCommand.Read) return Read(vcpu, call);
             Domain writer = vcpu.Domain;
             if (call.A1 == WriteForDomain)
             {
@@ -47,6 +49,28 @@ namespace Keel.Kernel.Hypercalls
                 GuestConsole.Write(writer, chunk.Slice(0, length));
             }
             return 0;
+        }
+
+        /// <summary>
+        /// CONSOLEIO_read (1, count, buffer): up to count bytes of serial input, oldest first; the number copied,
+        /// 0 when none is waiting. Bytes leave the ring only once they reached the guest, as in Xen's
+        /// do_console_io; a copy that faults ends the call with -EFAULT, the earlier pieces delivered.
+        /// </summary>
+        private static long Read(Vcpu vcpu, in HypercallArguments call)
+        {
+            long rc = ConsoleReadRules.Check(vcpu.Domain.Privileged, call.A2, out int count);
+            if (rc != 0) return rc;
+            Span<byte> chunk = stackalloc byte[Chunk];
+            int done = 0;
+            while (done < count)
+            {
+                int length = SerialInput.Ring.Peek(chunk.Slice(0, Math.Min(count - done, Chunk)));
+                if (length == 0) break;
+                if (!GuestMemory.TryWrite(vcpu, call.A3 + (ulong)done, chunk.Slice(0, length))) return Errno.EFAULT;
+                SerialInput.Ring.Consume(length);
+                done += length;
+            }
+            return done;
         }
     }
 }

@@ -17,7 +17,7 @@ namespace Keel.Kernel.Hypercalls
     internal static unsafe class EventChannelOp
     {
         private const ulong BindInterdomain = 0, BindVirq = 1, Close = 3, Send = 4, Status = 5, AllocUnbound = 6, BindIpi = 7, Unmask = 9, Reset = 10;
-        private const int VirqDebug = 1, VirqConsole = 2;
+        private const int VirqDebug = 1;
 
         internal static long Handle(Vcpu vcpu, in HypercallArguments call)
         {
@@ -87,7 +87,7 @@ namespace Keel.Kernel.Hypercalls
         {
             if (!GuestMemory.TryRead(vcpu, argument, out BindVirqArgs args)) return Errno.EFAULT;
             if (args.Vcpu != 0) return Errno.ENOENT;
-            bool global = args.Virq == VirqConsole || args.Virq == MachineEvents.VirqDomainException;
+            bool global = args.Virq == MachineEvents.VirqConsole || args.Virq == MachineEvents.VirqDomainException;
             if (args.Virq != MachineEvents.VirqTimer && args.Virq != VirqDebug && !global) return Errno.EINVAL;
             if (global && !vcpu.Domain.Privileged) return Errno.EPERM;
             long rc = MachineEvents.Channels.BindVirq(vcpu.Domain.Id, (int)args.Virq, out int port);

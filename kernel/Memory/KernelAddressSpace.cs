@@ -7,14 +7,14 @@ namespace Keel.Kernel.Memory
     /// Builds the kernel's own page tables and switches to them, replacing the boot stub's temporary ones:
     /// the image's text read-only and executable, read-only data read-only and non-executable, data and
     /// bss writable and non-executable (W^X), the stack guard page left unmapped, all physical memory
-    /// (and at least the first 4 GiB, where the local APIC lives) in the direct map, writable and
+    /// (and at least the first 4 GiB, where the local and I/O APICs live) in the direct map, writable and
     /// non-executable, and nothing at all in the lower half: a null or user pointer dereference faults.
     /// </summary>
     internal static class KernelAddressSpace
     {
         internal static AddressSpace<DirectMap> Current { get; private set; }
 
-        internal static bool TryBuildAndSwitch(FrameAllocator frames, in KernelLayout layout, ulong physicalLimit, ulong apicPhysical)
+        internal static bool TryBuildAndSwitch(FrameAllocator frames, in KernelLayout layout, ulong physicalLimit, ulong apicPhysical, ulong ioApicPhysical)
         {
             if (!AddressSpace<DirectMap>.TryCreate(frames, default, out var space)) return false;
 
@@ -24,14 +24,15 @@ namespace Keel.Kernel.Memory
             if (!MapRange(space, layout.DataStart, layout.StackGuard, Data)) return false;
             if (!MapRange(space, layout.StackBottom, layout.ImageEnd, Data)) return false;
 
-            // The APIC's 2 MiB page is mapped uncached (PCD and PWT select UC with the default PAT, SDM 3A
+            // The APICs' 2 MiB pages are mapped uncached (PCD and PWT select UC with the default PAT, SDM 3A
             // 12.12.3); everything else write-back.
             ulong apicLarge = apicPhysical & ~(AddressSpace<DirectMap>.LargePageSize - 1);
+            ulong ioApicLarge = ioApicPhysical & ~(AddressSpace<DirectMap>.LargePageSize - 1);
             ulong limit = physicalLimit > 0x1_0000_0000 ? physicalLimit : 0x1_0000_0000;
             for (ulong p = 0; p < limit; p += AddressSpace<DirectMap>.LargePageSize)
             {
                 PageFlags flags = Data;
-                if (p == apicLarge) flags |= PageFlags.CacheDisable | PageFlags.WriteThrough;
+                if (p == apicLarge || p == ioApicLarge) flags |= PageFlags.CacheDisable | PageFlags.WriteThrough;
                 if (space.MapLarge(DirectMap.Offset + p, p, flags) != MapResult.Mapped) return false;
             }
 

@@ -30,6 +30,8 @@ public sealed class DomainTests
             await qemu.WaitForLineAsync(GuestLine("hello", @"xen_version: 4\.17\.0-keel"), LineTimeout, cancel);
             await qemu.WaitForLineAsync(GuestLine("hello", "console_io with a kernel pointer: -14"), LineTimeout, cancel);
             await qemu.WaitForLineAsync(GuestLine("hello", "console_io with an unmapped pointer: -14"), LineTimeout, cancel);
+            // CONSOLEIO_read is the control domain's alone: -EPERM.
+            await qemu.WaitForLineAsync(GuestLine("hello", "console_io read: -1"), LineTimeout, cancel);
             await qemu.WaitForLineAsync(GuestLine("hello", "hypercall 99: -38"), LineTimeout, cancel);
             await qemu.WaitForLineAsync(GuestLine("hello", "yield: 0"), LineTimeout, cancel);
             var shutdown = (await qemu.WaitForLineAsync(DomainShutDown(), LineTimeout, cancel)).Match;

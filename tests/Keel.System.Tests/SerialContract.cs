@@ -93,6 +93,25 @@ internal static partial class SerialContract
     [GeneratedRegex(@"^keel: no domain is running$")]
     public static partial Regex NoDomainRunning();
 
+    [GeneratedRegex(@"^serial: input on IRQ 4 through the I/O APIC \((?<pins>\d+) pins\), a 1024-byte ring for dom0$")]
+    public static partial Regex SerialInputOn();
+
+    [GeneratedRegex(@"^keel: serial input goes to dom0 \(Ctrl-A three times gives it to the kernel\)$")]
+    public static partial Regex InputToControlDomain();
+
+    [GeneratedRegex(@"^keel: serial input goes to the kernel: 'h' lists its keys \(Ctrl-A three times gives it back to dom0\)$")]
+    public static partial Regex InputToKernel();
+
+    /// <summary>The kernel's 'q' key: one line a domain.</summary>
+    [GeneratedRegex(@"^keel: domain (?<id>\d+) \((?<name>[^)]+)\): (?<state>[a-z :]+?)(?<paused>, paused)?, (?<pages>\d+) pages, weight (?<weight>\d+)$")]
+    public static partial Regex DomainState();
+
+    [GeneratedRegex(@"^keel: (?<alive>\d+) of (?<count>\d+) domains alive$")]
+    public static partial Regex DomainsAlive();
+
+    [GeneratedRegex(@"^keel: keys: 'h' this list, 'q' domains")]
+    public static partial Regex KeyList();
+
     /// <summary>A line a guest printed through console_io: "(name) text".</summary>
     public static Regex GuestLine(string name, string text) => new($"^\\({Regex.Escape(name)}\\) {text}$");
 

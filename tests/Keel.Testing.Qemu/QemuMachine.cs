@@ -6,7 +6,8 @@ using System.Text.RegularExpressions;
 namespace Keel.Testing.Qemu;
 
 /// <summary>
-/// One QEMU process booting a Keel image, with its serial console on QEMU's standard output.
+/// One QEMU process booting a Keel image, with its serial console on QEMU's standard output and input:
+/// what <see cref="TypeAsync(string, CancellationToken)"/> writes arrives at the machine's COM1 receiver.
 /// Waits are ordered: each <c>WaitForLineAsync</c> searches only the lines after the one the previous wait
 /// matched, so a sequence of waits also checks the order in which the machine printed them.
 /// Disposing kills QEMU if it is still running and removes its private files.
@@ -34,7 +35,8 @@ public sealed class QemuMachine : IDisposable, IAsyncDisposable
         var start = new ProcessStartInfo("qemu-system-x86_64")
         {
             UseShellExecute = false,
-            // Keeping QEMU off the test runner's terminal: its stdin would otherwise be switched to raw mode.
+            // Keeping QEMU off the test runner's terminal (its stdin would otherwise be switched to raw mode),
+            // and the pipe is the serial port's input: -serial stdio reads it.
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -123,6 +125,21 @@ public sealed class QemuMachine : IDisposable, IAsyncDisposable
     /// <summary>Waits for the next line that <paramref name="predicate"/> accepts.</summary>
     public Task<SerialLine> WaitForLineAsync(Func<string, bool> predicate, TimeSpan timeout, CancellationToken cancellationToken = default) =>
         WaitForLineAsync(line => predicate(line) ? Match.Empty : null, "a line the predicate accepts", timeout, cancellationToken);
+
+    /// <summary>
+    /// Types bytes into the serial port, as if on a terminal: "\r" is Enter, "\x01" Ctrl-A. QEMU hands them
+    /// to the UART only as fast as its receive FIFO takes them, so nothing is lost on the way.
+    /// </summary>
+    public async Task TypeAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
+    {
+        Stream input = _process.StandardInput.BaseStream;
+        await input.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+        await input.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Types the text's characters (ASCII) into the serial port.</summary>
+    public Task TypeAsync(string text, CancellationToken cancellationToken = default) =>
+        TypeAsync(Encoding.ASCII.GetBytes(text), cancellationToken);
 
     /// <summary>Waits for QEMU to exit on its own and returns its exit status.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)

@@ -12,7 +12,7 @@ namespace Keel.Kernel.Arch.X64
         private const ulong ApicBaseEnable = 1UL << 11;
 
         // Register offsets (SDM 3A, table 11-1).
-        private const uint EoiRegister = 0xB0, SpuriousVector = 0xF0, LvtTimer = 0x320;
+        private const uint IdRegister = 0x20, EoiRegister = 0xB0, SpuriousVector = 0xF0, LvtTimer = 0x320;
         private const uint TimerInitialCount = 0x380, TimerCurrentCount = 0x390, TimerDivide = 0x3E0;
 
         private const uint SoftwareEnable = 1 << 8;
@@ -43,6 +43,9 @@ namespace Keel.Kernel.Arch.X64
         }
 
         internal static uint CurrentCount => Read(TimerCurrentCount);
+
+        /// <summary>This CPU's APIC id (the ID register's bits 24-31 in xAPIC mode), the destination an I/O APIC names.</summary>
+        internal static byte Id => (byte)(Read(IdRegister) >> 24);
 
         /// <summary>Periodic interrupts on the vector every <paramref name="count"/> timer ticks (divide by 16).</summary>
         internal static void StartPeriodic(byte vector, uint count)
