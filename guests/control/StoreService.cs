@@ -127,12 +127,19 @@ namespace Keel.Guests.Control
             return error == StoreError.None;
         }
 
-        /// <summary>The domain ended: the store lets it go (its nodes removed, @releaseDomain fired).</summary>
+        /// <summary>The domain ended: the store lets it go (its nodes removed, @releaseDomain fired), and the
+        /// toolstack's nodes for it go too, as libxl removes /local/domain/ID and /vm/ID when it destroys a domain.</summary>
         internal static void Release(ushort domain)
         {
             if (s_store == null) return;
             s_store.DomainShutDown(domain);
             s_store.ReleaseDomain(domain);
+            Span<byte> path = stackalloc byte[32];
+            int length = StorePath.DomainPath(domain, path);
+            s_store.Remove(path.Slice(0, length));
+            "/vm/"u8.CopyTo(path);
+            length = 4 + DecimalText.Write(domain, path.Slice(4));
+            s_store.Remove(path.Slice(0, length));
         }
 
         /// <summary>Serves every domain whose store port fired, until none asks for more.</summary>

@@ -25,7 +25,8 @@ namespace Keel.Guests.Tests
 
     /// <summary>
     /// Two domains talking as a split driver does: the front ("ping=PEER:COUNT", or "ping=PEER:COUNT:N" to
-    /// crash after N answers, its page still mapped) puts a ring (ringlib's Xen
+    /// crash after N answers, its page still mapped, or "ping=PEER:COUNT:0:D" to go on in rounds of 100,000
+    /// until domain D writes data/done) puts a ring (ringlib's Xen
     /// io/ring.h layout) in one of its pages, grants the page to its peer, allocates an unbound port for it,
     /// and publishes both in the store under its own data/pingpong (readable by the peer), then state=ready;
     /// the back ("pong=PEER") watches for that, maps the grant, binds the port, and answers every ping. Up to
@@ -41,25 +42,26 @@ namespace Keel.Guests.Tests
 
         internal static void Front(string argument)
         {
-            ulong[] numbers = new ulong[3];
+            ulong[] numbers = new ulong[4];
             int given = Arguments.Numbers(argument, numbers);
-            if (given < 2) { DomainConsole.WriteLine("ping: usage ping=PEER:COUNT[:CRASH_AT]"); return; }
+            if (given < 2) { DomainConsole.WriteLine("ping: usage ping=PEER:COUNT[:CRASH_AT[:UNTIL]]"); return; }
             ushort peer = (ushort)numbers[0];
             uint count = (uint)numbers[1];
-            uint crashAt = given == 3 ? (uint)numbers[2] : uint.MaxValue;
+            uint crashAt = given >= 3 && numbers[2] != 0 ? (uint)numbers[2] : uint.MaxValue;
+            ushort until = given == 4 ? (ushort)numbers[3] : (ushort)0;
             if (!Setup()) return;
             ulong page = Pages.TakePage(out ulong frame);
             if (page == 0 || !FrontRing<Ping, Pong>.TryInitialize((void*)page, 4096, out var ring)) { DomainConsole.WriteLine("ping: no page for the ring"); return; }
             int reference = Grants.Grant(peer, frame, readOnly: false);
             long port = Events.AllocUnbound(peer);
             if (reference < 0 || port <= 0) { DomainConsole.WriteLine("ping: no grant or port: " + DomainConsole.Decimal(reference) + " " + DomainConsole.Decimal(port)); return; }
-            if (!Publish(peer, reference, (uint)port, count)) return;
+            if (!Publish(peer, reference, (uint)port)) return;
             DomainConsole.WriteLine("ping: ring of " + DomainConsole.Decimal(ring.Size) + " slots granted to domain " + DomainConsole.Decimal(peer) + " as reference " + DomainConsole.Decimal(reference) + ", port " + DomainConsole.Decimal(port));
 
             uint sent = 0, answered = 0, bad = 0;
             ulong notifications = 0, waits = 0, started = Clock.Now;
             uint p = (uint)port;
-            while (answered < count)
+            while (answered < count || KeepGoing(until, ref count))
             {
                 while (sent < count && sent - answered < Window)
                 {
@@ -87,13 +89,43 @@ namespace Keel.Guests.Tests
                 if (!Wait(p)) { DomainConsole.WriteLine("ping: no answer for 5 s after " + DomainConsole.Decimal(answered)); break; }
             }
             ulong elapsed = Clock.Now - started;
-            DomainConsole.WriteLine("ping: " + DomainConsole.Decimal(answered) + " of " + DomainConsole.Decimal(count) + " answered, " + DomainConsole.Decimal(bad) + " bad, in "
+            EndTalk(ref ring, p);
+            DomainConsole.WriteLine("ping: " + DomainConsole.Decimal(answered) + " of " + DomainConsole.Decimal(sent) + " answered, " + DomainConsole.Decimal(bad) + " bad, in "
                 + DomainConsole.Decimal((long)(elapsed / 1_000_000)) + " ms; " + DomainConsole.Decimal((long)notifications) + " notifications sent ("
                 + Ratio(notifications, answered) + " a message), " + DomainConsole.Decimal((long)waits) + " waits");
             // The peer unmaps before it ends; only then may the page go back to anyone (GTF_reading clears).
-            ulong until = Clock.Now + Patience;
-            while (!Grants.EndAccess(reference) && Clock.Now < until) Clock.SleepUntil(Clock.Now + 1_000_000);
+            ulong deadline = Clock.Now + Patience;
+            while (!Grants.EndAccess(reference) && Clock.Now < deadline) Clock.SleepUntil(Clock.Now + 1_000_000);
             DomainConsole.WriteLine("ping: the grant was " + (Grants.InUse(reference) ? "still in use" : "taken back") + " after the peer finished");
+        }
+
+        /// <summary>With an UNTIL domain, another round of messages as long as that domain has not written
+        /// data/done (readable by this one) and still exists: the pair keeps talking while it is being attacked.</summary>
+        private static bool KeepGoing(ushort until, ref uint count)
+        {
+            if (until == 0) return false;
+            string home = "/local/domain/" + DomainConsole.Decimal(until);
+            if (StoreClient.Read(home + "/data/done", out _) == "1") return false;
+            // Its directory gone (the toolstack removes it when the domain ends): it will never say.
+            StoreClient.Read(home, out StoreError error);
+            if (error == StoreError.ENOENT) return false;
+            count += Round;
+            return true;
+        }
+
+        private const uint Round = 100_000, Last = uint.MaxValue;
+
+        /// <summary>The last ping (sequence 0xFFFFFFFF) tells the back it may unmap; its pong says it has.</summary>
+        private static void EndTalk(ref FrontRing<Ping, Pong> ring, uint port)
+        {
+            ring.TryWriteRequest(new Ping { Sequence = Last });
+            if (ring.PushRequestsAndCheckNotify()) Events.Send(port);
+            ulong until = Clock.Now + Patience;
+            while (Clock.Now < until)
+            {
+                if (ring.TryTakeResponse(out Pong pong) && pong.Sequence == Last) return;
+                if (!ring.FinalCheckForResponses()) Wait(port);
+            }
         }
 
         internal static void Back(string argument)
@@ -105,7 +137,6 @@ namespace Keel.Guests.Tests
             while (StoreClient.Read(dir + "/state", out _) != "ready") StoreClient.WaitForWatchEvent();
             uint reference = (uint)ReadNumber(dir + "/ring-ref");
             uint remotePort = (uint)ReadNumber(dir + "/event-channel");
-            ulong count = ReadNumber(dir + "/count");
             ulong window = Pages.TakeWindow(1);
             long status = Grants.Map(peer, reference, window, readOnly: false, out uint handle);
             long port = Events.BindInterdomain(peer, remotePort);
@@ -117,12 +148,19 @@ namespace Keel.Guests.Tests
             DomainConsole.WriteLine("pong: connected to domain " + DomainConsole.Decimal(peer) + "'s ring");
             uint p = (uint)port;
             ulong answered = 0, bad = 0, notifications = 0;
-            while (answered < count)
+            bool last = false;
+            while (!last)
             {
                 bool took = false;
                 while (ring.TryTakeRequest(out Ping ping))
                 {
                     took = true;
+                    if (ping.Sequence == Last)
+                    {
+                        ring.TryWriteResponse(new Pong { Sequence = Last });
+                        last = true;
+                        break;
+                    }
                     uint checksum = Checksum(ping.Payload);
                     if (checksum != ping.Checksum) bad++;
                     ring.TryWriteResponse(new Pong { Sequence = ping.Sequence, Checksum = checksum });
@@ -130,7 +168,7 @@ namespace Keel.Guests.Tests
                 }
                 if (ring.PushResponsesAndCheckNotify()) { Events.Send(p); notifications++; }
                 if (ring.Status != RingStatus.Ok) { DomainConsole.WriteLine("pong: the front-end broke the ring"); break; }
-                if (took || ring.FinalCheckForRequests()) continue;
+                if (last || took || ring.FinalCheckForRequests()) continue;
                 if (!Wait(p)) { DomainConsole.WriteLine("pong: no ping for 5 s after " + DomainConsole.Decimal((long)answered)); break; }
             }
             Grants.Unmap(window, handle);
@@ -154,8 +192,8 @@ namespace Keel.Guests.Tests
             return true;
         }
 
-        /// <summary>The front's store nodes, readable by the peer: ring-ref, event-channel and count, then state=ready.</summary>
-        private static bool Publish(ushort peer, int reference, uint port, uint count)
+        /// <summary>The front's store nodes, readable by the peer: ring-ref and event-channel, then state=ready.</summary>
+        private static bool Publish(ushort peer, int reference, uint port)
         {
             string self = StoreClient.Read("domid", out StoreError error);
             StoreError e = error;
@@ -163,7 +201,6 @@ namespace Keel.Guests.Tests
             if (e == StoreError.None) e = StoreClient.SetPermissions("data/pingpong", "n" + self + "\0r" + DomainConsole.Decimal(peer));
             if (e == StoreError.None) e = StoreClient.Write("data/pingpong/ring-ref", DomainConsole.Decimal(reference));
             if (e == StoreError.None) e = StoreClient.Write("data/pingpong/event-channel", DomainConsole.Decimal(port));
-            if (e == StoreError.None) e = StoreClient.Write("data/pingpong/count", DomainConsole.Decimal(count));
             if (e == StoreError.None) e = StoreClient.Write("data/pingpong/state", "ready");
             if (e != StoreError.None) DomainConsole.WriteLine("ping: the store refused: " + DomainConsole.Decimal((long)e));
             return e == StoreError.None;

@@ -66,6 +66,9 @@ namespace Keel.Guests.Tests
             DomainConsole.WriteLine("console_io read: " + DomainConsole.Decimal(Hypercall.ConsoleRead(extra, 16)));
             DomainConsole.WriteLine("hypercall 99: " + DomainConsole.Decimal(Hypercall.Raw(99)));
             DomainConsole.WriteLine("yield: " + DomainConsole.Decimal(Hypercall.Yield()));
+            // The console ring, as a Xen guest's own console: the control domain's back-end prints it.
+            ConsoleRing.Connect();
+            ConsoleRing.Write("through the console ring\n"u8);
             DomainConsole.WriteLine("test domain: powering off");
         }
 

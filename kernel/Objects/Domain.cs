@@ -66,7 +66,7 @@ namespace Keel.Kernel.Objects
         internal ulong ConsoleFrame, StoreFrame;
 
         /// <summary>Console output held back until its line ends (GuestConsole).</summary>
-        internal readonly byte[] ConsoleLine = new byte[160];
+        internal readonly byte[] ConsoleLine = new byte[256];
         internal int ConsoleLineLength;
 
         internal Domain(ushort id, string name, bool privileged)
