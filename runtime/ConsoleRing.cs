@@ -40,7 +40,8 @@ namespace Keel.Runtime
                 if (used > OutBytes) return false;
                 if (used == OutBytes)
                 {
-                    Events.WaitUntil(Clock.Now + 10_000_000);
+                    // Cleared before sleeping: a port left pending would never be flagged again (see StoreClient).
+                    if (!Events.TakePending(s_port)) Events.WaitUntil(Clock.Now + 10_000_000);
                     continue;
                 }
                 while (done < text.Length && producer - consumer < OutBytes) s_page[OutOffset + (int)(producer++ % OutBytes)] = text[done++];

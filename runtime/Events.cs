@@ -8,6 +8,9 @@ namespace Keel.Runtime
     {
         private const ulong BindInterdomainOp = 0, BindVirqOp = 1, CloseOp = 3, SendOp = 4, StatusOp = 5, AllocUnboundOp = 6, BindIpiOp = 7, UnmaskOp = 9;
 
+        private const uint VirqTimer = 0;
+        private static uint s_timerPort;
+
         private static long Op(ulong command, void* argument) => Hypercall.Raw((ulong)HypercallNumber.EventChannelOp, command, (ulong)argument);
 
         /// <summary>A port on success (positive), else a negative errno.</summary>
@@ -57,8 +60,21 @@ namespace Keel.Runtime
         /// </summary>
         public static void WaitUntil(ulong deadline)
         {
+            // VIRQ_TIMER bound and unmasked, as a PV kernel keeps it: a deadline that passes before the block
+            // (or one already past) then leaves the port pending and upcall_pending set, and the block returns
+            // at once instead of sleeping with no timer left to end it.
+            if (s_timerPort == 0)
+            {
+                long port = BindVirq(VirqTimer);
+                if (port > 0)
+                {
+                    s_timerPort = (uint)port;
+                    Unmask(s_timerPort);
+                }
+            }
             Clock.SetTimer(deadline);
             Hypercall.Block();
+            if (s_timerPort != 0) TakePending(s_timerPort);
             byte* info = SharedInfo.Page;
             Volatile.Write(ref info[SharedInfoLayout.UpcallPending], (byte)0);
             Interlocked.Exchange(ref *(long*)(info + SharedInfoLayout.PendingSelector), 0);

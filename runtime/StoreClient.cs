@@ -104,7 +104,7 @@ namespace Keel.Runtime
             {
                 string path = TakeWatchEvent();
                 if (path != null) return path;
-                if (!ReceiveOne(out _)) Events.WaitUntil(Clock.Now + 10_000_000);
+                if (!ReceiveOne(out _)) WaitForStore();
             }
         }
 
@@ -129,7 +129,7 @@ namespace Keel.Runtime
             {
                 if (!ReceiveOne(out StoreMessageHeader reply))
                 {
-                    Events.WaitUntil(Clock.Now + 10_000_000);
+                    WaitForStore();
                     continue;
                 }
                 if (reply.Type == (uint)StoreMessageType.WatchEvent) continue;
@@ -144,6 +144,18 @@ namespace Keel.Runtime
                 error = StoreError.None;
                 return Text(m, StoreMessageHeader.Bytes, payload);
             }
+        }
+
+        /// <summary>
+        /// Sleeps until the store signals (or 10 ms pass). The port's pending bit is cleared first: Xen flags and
+        /// kicks only when a port goes from not pending to pending, so a bit left set would make every later
+        /// notification silent. Set already means the store moved since the caller last looked: return at once.
+        /// </summary>
+        private static void WaitForStore()
+        {
+            if (Events.TakePending(s_port)) return;
+            Events.WaitUntil(Clock.Now + 10_000_000);
+            Events.TakePending(s_port);
         }
 
         private static int Put(byte[] m, int at, string text, bool terminate)
@@ -163,7 +175,7 @@ namespace Keel.Runtime
                 if (ring.Write(new ReadOnlySpan<byte>(m, done, length - done), out int written) != StoreRingStatus.Ok) return false;
                 done += written;
                 Events.Send(s_port);
-                if (done < length) Events.WaitUntil(Clock.Now + 10_000_000);
+                if (done < length) WaitForStore();
             }
             return true;
         }
@@ -198,7 +210,7 @@ namespace Keel.Runtime
                 ring.Read(new Span<byte>(into, offset + done, count - done), out int read);
                 done += read;
                 if (read > 0) Events.Send(s_port);
-                if (done < count) Events.WaitUntil(Clock.Now + 10_000_000);
+                if (done < count) WaitForStore();
             }
         }
 

@@ -26,9 +26,9 @@ namespace Keel.Guests.Tests
             StoreClient.Connect();
             ushort self = (ushort)Arguments.Number(StoreClient.Read("domid", out _) ?? "0");
             if (rc != 0 || self == 0) { DomainConsole.WriteLine("hostile-talk: no grant table or no domid"); return; }
-            // The pair's nodes are not readable here (that is one of the checks), so the attacks start at 1 s of
-            // system time, when the pair is connected and talking (its 500,000 messages take seconds).
-            Clock.SleepUntil(1_000_000_000);
+            // The attacks start once the pair talks: pong says so in data/connected, which anyone may read.
+            string connected = "/local/domain/" + DomainConsole.Decimal(pong) + "/data/connected";
+            while (StoreClient.Read(connected, out _) != "1") Clock.SleepUntil(Clock.Now + 10_000_000);
 
             // data/done, readable by ping, says when the pair may stop; made now, before the quota runs out.
             StoreClient.Write("data/done", "0");

@@ -146,6 +146,9 @@ namespace Keel.Guests.Tests
                 return;
             }
             DomainConsole.WriteLine("pong: connected to domain " + DomainConsole.Decimal(peer) + "'s ring");
+            // Said in the store for anyone to read (permission "rID": owned by this domain, readable by all).
+            StoreClient.Write("data/connected", "1");
+            StoreClient.SetPermissions("data/connected", "r" + StoreClient.Read("domid", out _));
             uint p = (uint)port;
             ulong answered = 0, bad = 0, notifications = 0;
             bool last = false;
