@@ -8,9 +8,8 @@ namespace Keel.Guests.Tests
     /// "hostile-talk=PING:PONG": attacks the grants, event channels and store of an honest pair while it
     /// ping-pongs (HOSTILE-INPUTS.md classes 6, 8 and 10), one case at a time, each reported as
     /// "hostile-talk: CASE: RESULT". Grant statuses are Xen's GNTST_* values, event-channel results negative
-    /// errnos, store results the errno the store answered (0 for success). Then it writes data/done, which
-    /// ends the pair's talk (ping=...:0:ID waits for it), and sends a malformed store message last: the store
-    /// stops serving a domain that breaks the protocol.
+    /// errnos, store results the errno the store answered (0 for success). The malformed store message comes
+    /// last: the store stops serving a domain that breaks the protocol.
     /// </summary>
     internal static unsafe class HostileTalk
     {
@@ -30,9 +29,6 @@ namespace Keel.Guests.Tests
             string connected = "/local/domain/" + DomainConsole.Decimal(pong) + "/data/connected";
             while (StoreClient.Read(connected, out _) != "1") Clock.SleepUntil(Clock.Now + 10_000_000);
 
-            // data/done, readable by ping, says when the pair may stop; made now, before the quota runs out.
-            StoreClient.Write("data/done", "0");
-            StoreClient.SetPermissions("data/done", "n" + DomainConsole.Decimal(self) + "\0r" + DomainConsole.Decimal(ping));
             // The store's attacks first: each request is a round trip through the control domain.
             Report("store write to the ping domain's data", (long)StoreClient.Write("/local/domain/" + DomainConsole.Decimal(ping) + "/data/x", "1"));
             Report("store write to the pong domain's name", (long)StoreClient.Write("/local/domain/" + DomainConsole.Decimal(pong) + "/name", "owned"));
@@ -72,10 +68,6 @@ namespace Keel.Guests.Tests
             Report("send on a closed port", Events.Send(4000));
             Exhaust();
             Report("events sent to the control domain on its console port", FloodConsole());
-            // Done: the pair may stop. The node exists already, so writing it needs none of the quota used up above.
-            StoreClient.Write("data/done", "1");
-            // The pair looks every 100,000 messages; it stops by itself once this domain's nodes are gone too.
-            Clock.SleepUntil(Clock.Now + 2_000_000_000);
 
             SendMalformed();
             DomainConsole.WriteLine("test domain: powering off");

@@ -25,8 +25,7 @@ namespace Keel.Guests.Tests
 
     /// <summary>
     /// Two domains talking as a split driver does: the front ("ping=PEER:COUNT", or "ping=PEER:COUNT:N" to
-    /// crash after N answers, its page still mapped, or "ping=PEER:COUNT:0:D" to go on in rounds of 100,000
-    /// until domain D writes data/done) puts a ring (ringlib's Xen
+    /// crash after N answers, its page still mapped) puts a ring (ringlib's Xen
     /// io/ring.h layout) in one of its pages, grants the page to its peer, allocates an unbound port for it,
     /// and publishes both in the store under its own data/pingpong (readable by the peer), then state=ready;
     /// the back ("pong=PEER") watches for that, maps the grant, binds the port, and answers every ping. Up to
@@ -42,13 +41,12 @@ namespace Keel.Guests.Tests
 
         internal static void Front(string argument)
         {
-            ulong[] numbers = new ulong[4];
+            ulong[] numbers = new ulong[3];
             int given = Arguments.Numbers(argument, numbers);
-            if (given < 2) { DomainConsole.WriteLine("ping: usage ping=PEER:COUNT[:CRASH_AT[:UNTIL]]"); return; }
+            if (given < 2) { DomainConsole.WriteLine("ping: usage ping=PEER:COUNT[:CRASH_AT]"); return; }
             ushort peer = (ushort)numbers[0];
             uint count = (uint)numbers[1];
-            uint crashAt = given >= 3 && numbers[2] != 0 ? (uint)numbers[2] : uint.MaxValue;
-            ushort until = given == 4 ? (ushort)numbers[3] : (ushort)0;
+            uint crashAt = given == 3 ? (uint)numbers[2] : uint.MaxValue;
             if (!Setup()) return;
             ulong page = Pages.TakePage(out ulong frame);
             if (page == 0 || !FrontRing<Ping, Pong>.TryInitialize((void*)page, 4096, out var ring)) { DomainConsole.WriteLine("ping: no page for the ring"); return; }
@@ -61,7 +59,7 @@ namespace Keel.Guests.Tests
             uint sent = 0, answered = 0, bad = 0;
             ulong notifications = 0, waits = 0, started = Clock.Now;
             uint p = (uint)port;
-            while (answered < count || KeepGoing(until, ref count))
+            while (answered < count)
             {
                 while (sent < count && sent - answered < Window)
                 {
@@ -99,21 +97,7 @@ namespace Keel.Guests.Tests
             DomainConsole.WriteLine("ping: the grant was " + (Grants.InUse(reference) ? "still in use" : "taken back") + " after the peer finished");
         }
 
-        /// <summary>With an UNTIL domain, another round of messages as long as that domain has not written
-        /// data/done (readable by this one) and still exists: the pair keeps talking while it is being attacked.</summary>
-        private static bool KeepGoing(ushort until, ref uint count)
-        {
-            if (until == 0) return false;
-            string home = "/local/domain/" + DomainConsole.Decimal(until);
-            if (StoreClient.Read(home + "/data/done", out _) == "1") return false;
-            // Its directory gone (the toolstack removes it when the domain ends): it will never say.
-            StoreClient.Read(home, out StoreError error);
-            if (error == StoreError.ENOENT) return false;
-            count += Round;
-            return true;
-        }
-
-        private const uint Round = 100_000, Last = uint.MaxValue;
+        private const uint Last = uint.MaxValue;
 
         /// <summary>The last ping (sequence 0xFFFFFFFF) tells the back it may unmap; its pong says it has.</summary>
         private static void EndTalk(ref FrontRing<Ping, Pong> ring, uint port)
