@@ -77,9 +77,15 @@ namespace Keel.Kernel.Paging
         public bool FindMapperL1(ushort mapper, ulong kernelL4, ulong va, out ulong table)
         {
             table = 0;
-            if (!EntryRules.IsGuestAddress(va) || !TryFindL1(kernelL4, va, out table)) return false;
+            return EntryRules.IsGuestAddress(va) && TryFindL1(kernelL4, va, out table) && IsValidatedL1Of(mapper, table);
+        }
+
+        /// <summary>Whether the frame is an L1 of the domain in use and validated, so its entries may be changed
+        /// (a frame outside the frame table reads as I/O memory, which no domain owns as a table).</summary>
+        private bool IsValidatedL1Of(ushort domain, ulong table)
+        {
             FrameInfo info = _frames[table];
-            return info.Owner == mapper && info.Type == PageType.L1 && info.TypeCount != 0 && info.IsValidated;
+            return info.Owner == domain && info.Type == PageType.L1 && info.TypeCount != 0 && info.IsValidated;
         }
 
         /// <summary>
@@ -89,9 +95,7 @@ namespace Keel.Kernel.Paging
         /// </summary>
         public bool UnmapForeign(ushort mapper, ulong table, int index, ulong frame, ref TlbFlush flush)
         {
-            if ((uint)index >= 512 || !_frames.Exists(table)) return false;
-            FrameInfo info = _frames[table];
-            if (info.Owner != mapper || info.Type != PageType.L1 || info.TypeCount == 0 || !info.IsValidated) return false;
+            if ((uint)index >= 512 || !IsValidatedL1Of(mapper, table)) return false;
             Span<ulong> entries = Table(table);
             ulong old = entries[index];
             if (!IsForeign(old, mapper) || EntryRules.FrameOf(old) != frame) return false;

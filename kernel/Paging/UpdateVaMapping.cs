@@ -38,8 +38,7 @@ namespace Keel.Kernel.Paging
             if (!TryFindL1(l4, va, out ulong l1)) return Errno.EINVAL;
             if (!_frames.TryGetReference(l1, domain)) return Errno.EINVAL;
             long rc = Errno.EINVAL;
-            FrameInfo frame = _frames[l1];
-            if (frame.Type == PageType.L1 && frame.TypeCount != 0 && frame.IsValidated)
+            if (IsValidatedL1Of(domain, l1))
             {
                 rc = ModifyL1(domain, l1, EntryRules.IndexOf(va, 1), value, false);
             }
