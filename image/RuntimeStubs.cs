@@ -226,6 +226,7 @@ public static class RuntimeStubs
         Leaf("keel_read_fs", () => { a.mov(ax, fs); a.movzx(eax, ax); });
         Leaf("keel_read_gs", () => { a.mov(ax, gs); a.movzx(eax, ax); });
         Leaf("keel_invlpg", () => a.invlpg(__[rdi]));
+        Leaf("keel_wbinvd", () => a.wbinvd());
         Leaf("keel_enable_interrupts", () => a.sti());
         Leaf("keel_disable_interrupts", () => a.cli());
         // keel_wait_for_interrupt: STI takes effect after the next instruction, so "sti; hlt" cannot lose

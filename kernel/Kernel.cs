@@ -61,6 +61,7 @@ namespace Keel.Kernel
             Scheduler.Initialise(layout.StackTop, KernelAddressSpace.Current.Root);
             DomainLifecycle.Frames = frames;
             SerialInput.Enable();
+            Io.MachineIo.Initialise(DomainTable.Capacity);
             bool built = Startup.BuildInitialDomain(boot);
             if (!built && s_exitWhenDone)
             {
@@ -118,6 +119,11 @@ namespace Keel.Kernel
             {
                 Timer.Tick();
                 Scheduler.TimerFired();
+            }
+            else if (Io.MachineIo.IsLineVector(frame->Vector))
+            {
+                Io.MachineIo.Interrupt(frame->Vector);
+                LocalApic.EndOfInterrupt();
             }
             else if (frame->Vector == SerialInput.Vector)
             {

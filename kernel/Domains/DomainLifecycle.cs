@@ -83,6 +83,8 @@ namespace Keel.Kernel.Domains
             // are freed. A domain ended by another (destroyed by the control domain) is not loaded, and the
             // caller's tables must stay.
             if (Scheduler.Current != null && Scheduler.Current.Domain == domain) Scheduler.LeaveAddressSpace();
+            // Its devices are stopped before any of its frames can be freed: their DMA must not outlive it.
+            Io.MachineIo.RemoveDomain(domain.Id);
             Events.MachineEvents.Channels.RemoveDomain(domain.Id);
             uint held = DomainBuilder.Reclaim(domain);
             if (held != 0)

@@ -42,6 +42,7 @@ namespace Keel.Kernel.Events
             internal ushort RemoteDomain;
             internal ushort RemotePort;
             internal byte Virq;
+            internal byte Pirq;
         }
 
         /// <summary>Ports are kept in buckets of 64, each allocated when one of its ports is first used (as Xen's
@@ -146,6 +147,32 @@ namespace Keel.Kernel.Events
             if (port == 0) return Errno.ENOSPC;
             Slot(domain, port) = new Port { State = PortState.Ipi };
             return 0;
+        }
+
+        /// <summary>EVTCHNOP_bind_pirq's port half: a port that the line pirq (below 256) raises; the caller routes the line to it.</summary>
+        public long BindPirq(ushort domain, int pirq, out int port)
+        {
+            port = 0;
+            if (!Exists(domain)) return Errno.ESRCH;
+            if ((uint)pirq > byte.MaxValue) return Errno.EINVAL;
+            port = FreePort(domain);
+            if (port == 0) return Errno.ENOSPC;
+            Slot(domain, port) = new Port { State = PortState.Pirq, Pirq = (byte)pirq };
+            return 0;
+        }
+
+        /// <summary>The pirq a port is bound to, or -1 if it is not a pirq port.</summary>
+        public int PirqOf(ushort domain, int port)
+        {
+            if (!IsPort(domain, port)) return -1;
+            Port p = Read(domain, port);
+            return p.State == PortState.Pirq ? p.Pirq : -1;
+        }
+
+        /// <summary>A device line fired: raises the port if it is still bound to that pirq (a port closed and reused since is left alone).</summary>
+        public void RaisePirq(ushort domain, int port, int pirq)
+        {
+            if (PirqOf(domain, port) == pirq) SetPending(domain, port);
         }
 
         /// <summary>EVTCHNOP_send: raises the other end of an interdomain port, or an IPI port itself. -EINVAL for a closed or foreign-kind port.</summary>

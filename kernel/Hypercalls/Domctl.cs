@@ -1,6 +1,7 @@
 using System;
 using Keel.Kernel.Boot;
 using Keel.Kernel.Domains;
+using Keel.Kernel.Io;
 using Keel.Kernel.Memory;
 using Keel.Kernel.Objects;
 using Keel.Kernel.Paging;
@@ -12,7 +13,8 @@ namespace Keel.Kernel.Hypercalls
     /// <summary>
     /// domctl (36), the control domain's privileged operations on other domains, with Xen's structure
     /// (xen/include/public/domctl.h: struct xen_domctl, 16-byte header then a 128-byte union) and command
-    /// numbers where Xen has them: destroydomain, pausedomain, unpausedomain, getdomaininfo, max_mem.
+    /// numbers where Xen has them: destroydomain, pausedomain, unpausedomain, getdomaininfo, max_mem,
+    /// irq_permission, iomem_permission, ioport_permission, assign_device and deassign_device.
     /// Xen's createdomain makes an empty domain that the toolstack then fills through foreign mappings; Keel
     /// has no foreign mappings yet, so it builds a domain in one step from a boot module (DomctlAbi.Build)
     /// and answers createdomain -EOPNOTSUPP. Any caller but the control domain gets -EPERM; a wrong
@@ -62,8 +64,39 @@ namespace Keel.Kernel.Hypercalls
                     ulong pages = request.U.MaxMem.MaxKilobytes / 4;
                     if (pages > uint.MaxValue) return Errno.EINVAL;
                     return MachinePaging.Frames.SetQuota(target.Id, (uint)pages);
+                case DomctlAbi.IrqPermission:
+                case DomctlAbi.IomemPermission:
+                case DomctlAbi.IoportPermission:
+                case DomctlAbi.AssignDevice:
+                case DomctlAbi.DeassignDevice:
+                    return target.IsAlive ? DeviceControl(target, ref request) : Errno.ESRCH;
                 default:
                     return Errno.ENOSYS;
+            }
+        }
+
+        /// <summary>
+        /// Giving hardware to a driver domain (libxl's pci-attach does all of these): the irq, iomem and
+        /// ioport permissions, each a range to allow or revoke, and the PCI device itself. What the kernel
+        /// keeps for its own is refused with -EPERM (<see cref="MachineIo"/>); a device that does not answer
+        /// -ENODEV, one another domain owns -EBUSY.
+        /// </summary>
+        private static long DeviceControl(Domain target, ref DomctlAbi.Request request)
+        {
+            switch (request.Command)
+            {
+                case DomctlAbi.IrqPermission:
+                    return MachineIo.Permissions.Change(target.Id, IoResource.Irqs, request.U.Irq.Pirq, 1, request.U.Irq.Allow != 0);
+                case DomctlAbi.IomemPermission:
+                    return MachineIo.Permissions.Change(target.Id, IoResource.Memory, request.U.Iomem.First, request.U.Iomem.Count, request.U.Iomem.Allow != 0);
+                case DomctlAbi.IoportPermission:
+                    return MachineIo.Permissions.Change(target.Id, IoResource.Ports, request.U.Ioport.First, request.U.Ioport.Count, request.U.Ioport.Allow != 0);
+                case DomctlAbi.AssignDevice:
+                    if (request.U.Device.Device != DomctlAbi.DevicePci) return Errno.EINVAL;
+                    return MachineIo.Assign(request.U.Device.MachineSbdf, target.Id);
+                default:
+                    if (request.U.Device.Device != DomctlAbi.DevicePci) return Errno.EINVAL;
+                    return MachineIo.Devices.Deassign(request.U.Device.MachineSbdf, target.Id);
             }
         }
 

@@ -8,7 +8,7 @@ namespace Keel.Kernel.Hypercalls
 {
     /// <summary>
     /// event_channel_op (32), with the argument structures of xen/include/public/event_channel.h:
-    /// alloc_unbound (6), bind_interdomain (0), bind_virq (1), bind_ipi (7), close (3), send (4),
+    /// alloc_unbound (6), bind_interdomain (0), bind_virq (1), bind_pirq (2), bind_ipi (7), close (3), send (4),
     /// status (5), unmask (9) and reset (10). A domain acts on its own ports; naming another domain as the owner
     /// (alloc_unbound's dom, status's dom) is for the control domain only (-EPERM). The virtual IRQs a
     /// domain may bind are its own timer and debug IRQs; the console and domain-exception IRQs belong to
@@ -16,7 +16,7 @@ namespace Keel.Kernel.Hypercalls
     /// </summary>
     internal static unsafe class EventChannelOp
     {
-        private const ulong BindInterdomain = 0, BindVirq = 1, Close = 3, Send = 4, Status = 5, AllocUnbound = 6, BindIpi = 7, Unmask = 9, Reset = 10;
+        private const ulong BindInterdomain = 0, BindVirq = 1, BindPirq = 2, Close = 3, Send = 4, Status = 5, AllocUnbound = 6, BindIpi = 7, Unmask = 9, Reset = 10;
         private const int VirqDebug = 1;
 
         internal static long Handle(Vcpu vcpu, in HypercallArguments call)
@@ -27,7 +27,8 @@ namespace Keel.Kernel.Hypercalls
                 case BindInterdomain: return DoBindInterdomain(vcpu, call.A2);
                 case BindVirq: return DoBindVirq(vcpu, call.A2);
                 case BindIpi: return DoBindIpi(vcpu, call.A2);
-                case Close: return WithPort(vcpu, call.A2, out uint c) ?? MachineEvents.Channels.Close(vcpu.Domain.Id, (int)c);
+                case BindPirq: return DoBindPirq(vcpu, call.A2);
+                case Close: return WithPort(vcpu, call.A2, out uint c) ?? DoClose(vcpu.Domain.Id, (int)c);
                 case Send: return WithPort(vcpu, call.A2, out uint s) ?? MachineEvents.Channels.Send(vcpu.Domain.Id, (int)s);
                 case Unmask: return WithPort(vcpu, call.A2, out uint u) ?? MachineEvents.Channels.Unmask(vcpu.Domain.Id, (int)u);
                 case Status: return DoStatus(vcpu, call.A2);
@@ -40,15 +41,6 @@ namespace Keel.Kernel.Hypercalls
         private static long? WithPort(Vcpu vcpu, ulong argument, out uint port) =>
             GuestMemory.TryRead(vcpu, argument, out port) ? null : Errno.EFAULT;
 
-        /// <summary>A domid from the guest: DOMID_SELF or its own id is itself; another domain only for the control domain.</summary>
-        private static long Owner(Vcpu vcpu, ushort alleged, out ushort domain)
-        {
-            domain = alleged == DomainIds.Self ? vcpu.Domain.Id : alleged;
-            if (domain != vcpu.Domain.Id && !vcpu.Domain.Privileged) return Errno.EPERM;
-            Domain d = DomainTable.Find(domain);
-            return d != null && d.IsAlive ? 0 : Errno.ESRCH;
-        }
-
         private static ushort Remote(Vcpu vcpu, ushort alleged) => alleged == DomainIds.Self ? vcpu.Domain.Id : alleged;
 
         /// <summary>struct evtchn_alloc_unbound {domid_t dom, remote_dom; evtchn_port_t port (out)}.</summary>
@@ -57,7 +49,7 @@ namespace Keel.Kernel.Hypercalls
         private static long DoAllocUnbound(Vcpu vcpu, ulong argument)
         {
             if (!GuestMemory.TryRead(vcpu, argument, out AllocUnboundArgs args)) return Errno.EFAULT;
-            long rc = Owner(vcpu, args.Dom, out ushort owner);
+            long rc = TargetDomain.ResolveErrno(vcpu, args.Dom, out ushort owner);
             if (rc != 0) return rc;
             ushort remote = Remote(vcpu, args.RemoteDom);
             Domain r = DomainTable.Find(remote);
@@ -94,6 +86,38 @@ namespace Keel.Kernel.Hypercalls
             return rc != 0 ? rc : WriteBack(vcpu, argument + 8, (uint)port);
         }
 
+        /// <summary>struct evtchn_bind_pirq {uint32 pirq, flags (BIND_PIRQ__WILL_SHARE 1); evtchn_port_t port (out)}.</summary>
+        private struct BindPirqArgs { internal uint Pirq, Flags, Port; }
+
+        private const uint WillShare = 1;
+
+        /// <summary>A port for a device line the domain has mapped (PHYSDEVOP_map_pirq): -EINVAL for one it has not,
+        /// -EBUSY if another domain holds it unshared; the port is closed again if the line cannot be bound.</summary>
+        private static long DoBindPirq(Vcpu vcpu, ulong argument)
+        {
+            if (!GuestMemory.TryRead(vcpu, argument, out BindPirqArgs args)) return Errno.EFAULT;
+            ushort domain = vcpu.Domain.Id;
+            if (args.Pirq > int.MaxValue || !Io.MachineIo.Lines.IsMapped(domain, (int)args.Pirq)) return Errno.EINVAL;
+            if (Io.MachineIo.Lines.PortOf(domain, (int)args.Pirq) != 0) return Errno.EEXIST;
+            long rc = MachineEvents.Channels.BindPirq(domain, (int)args.Pirq, out int port);
+            if (rc != 0) return rc;
+            rc = Io.MachineIo.Lines.Bind(domain, (int)args.Pirq, port, (args.Flags & WillShare) != 0);
+            if (rc != 0)
+            {
+                MachineEvents.Channels.Close(domain, port);
+                return rc;
+            }
+            return WriteBack(vcpu, argument + 8, (uint)port);
+        }
+
+        /// <summary>EVTCHNOP_close; a pirq port's line is unbound first (Xen's pirq_guest_unbind).</summary>
+        private static long DoClose(ushort domain, int port)
+        {
+            int pirq = MachineEvents.Channels.PirqOf(domain, port);
+            if (pirq >= 0) Io.MachineIo.Lines.Unbind(domain, pirq);
+            return MachineEvents.Channels.Close(domain, port);
+        }
+
         /// <summary>struct evtchn_bind_ipi {uint32 vcpu; evtchn_port_t port (out)}.</summary>
         private static long DoBindIpi(Vcpu vcpu, ulong argument)
         {
@@ -117,7 +141,7 @@ namespace Keel.Kernel.Hypercalls
         private static long DoStatus(Vcpu vcpu, ulong argument)
         {
             if (!GuestMemory.TryRead(vcpu, argument, out StatusArgs args)) return Errno.EFAULT;
-            long rc = Owner(vcpu, args.Dom, out ushort owner);
+            long rc = TargetDomain.ResolveErrno(vcpu, args.Dom, out ushort owner);
             if (rc != 0) return rc;
             if (args.Port == 0 || args.Port >= EventChannels<MachineEvents.KernelDelivery>.PortsPerDomain) return Errno.EINVAL;
             args.State = (uint)MachineEvents.Channels.StateOf(owner, (int)args.Port);
@@ -136,8 +160,9 @@ namespace Keel.Kernel.Hypercalls
         private static long DoReset(Vcpu vcpu, ulong argument)
         {
             if (!GuestMemory.TryRead(vcpu, argument, out ushort alleged)) return Errno.EFAULT;
-            long rc = Owner(vcpu, alleged, out ushort owner);
+            long rc = TargetDomain.ResolveErrno(vcpu, alleged, out ushort owner);
             if (rc != 0) return rc;
+            Io.MachineIo.Lines.UnbindAll(owner);
             MachineEvents.Channels.Reset(owner);
             return 0;
         }

@@ -93,13 +93,12 @@ namespace Keel.Kernel.Hypercalls
         }
 
         /// <summary>The table a domid names: the caller's own (DOMID_SELF or its id), another only for the control domain.</summary>
-        private static short TableOwner(Vcpu vcpu, ushort alleged, out ushort domain)
+        private static short TableOwner(Vcpu vcpu, ushort alleged, out ushort domain) => TargetDomain.Resolve(vcpu, alleged, out domain) switch
         {
-            domain = alleged == DomainIds.Self ? vcpu.Domain.Id : alleged;
-            if (domain != vcpu.Domain.Id && !vcpu.Domain.Privileged) return GrantStatus.PermissionDenied;
-            Domain d = DomainTable.Find(domain);
-            return d != null && d.IsAlive ? GrantStatus.Okay : GrantStatus.BadDomain;
-        }
+            TargetRefusal.NotPermitted => GrantStatus.PermissionDenied,
+            TargetRefusal.NoSuchDomain => GrantStatus.BadDomain,
+            _ => GrantStatus.Okay,
+        };
 
         /// <summary>setup_table: grows the table to nr_frames and writes that many machine frame numbers to frame_list (BadVirtAddr if it cannot).</summary>
         private static long SetupTable(Vcpu vcpu, ulong address)
@@ -120,7 +119,7 @@ namespace Keel.Kernel.Hypercalls
             if (!GuestMemory.TryRead(vcpu, address, out GrantQuerySize op)) return Errno.EFAULT;
             op.Status = TableOwner(vcpu, op.Domain, out ushort domain);
             op.FrameCount = op.Status == GrantStatus.Okay ? (uint)MachineGrants.Tables.FrameCount(domain) : 0;
-            op.MaxFrameCount = GrantTables<DirectMap, NoIoPermissions>.MaxFrames;
+            op.MaxFrameCount = GrantTables<DirectMap, Io.MachineIo.Permits>.MaxFrames;
             return WriteBack(vcpu, address, op);
         }
 

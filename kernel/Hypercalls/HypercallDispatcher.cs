@@ -67,6 +67,7 @@ namespace Keel.Kernel.Hypercalls
             HypercallNumber.SetTimerOp => TimeHypercalls.SetTimerOp(vcpu, call.A1),
             HypercallNumber.Domctl => Domctl.Handle(vcpu, call.A1),
             HypercallNumber.EventChannelOp => EventChannelOp.Handle(vcpu, call),
+            HypercallNumber.PhysdevOp => PhysdevOp.Handle(vcpu, call),
             HypercallNumber.GrantTableOp => GrantTableOp.Handle(vcpu, call),
             HypercallNumber.VcpuOp => TimeHypercalls.VcpuOp(vcpu, call),
             HypercallNumber.XenVersion => XenVersion.Handle(vcpu, call),

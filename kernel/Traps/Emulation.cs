@@ -10,7 +10,8 @@ namespace Keel.Kernel.Traps
     /// The instructions a PV kernel expects the hypervisor to carry out for it (xen/arch/x86/pv/emul-inv-op.c,
     /// emul-priv-op.c): CPUID behind Xen's forced-emulation prefix (ud2; "xen"; cpuid), so the guest sees the
     /// hypervisor's view of the processor, and `mov reg, cr3`, which returns the machine address of the
-    /// table the guest runs on. Everything else privileged is left to the guest's #GP handler.
+    /// table the guest runs on, and IN/OUT on the ports the domain was given. Everything else privileged is
+    /// left to the guest's #GP handler.
     /// </summary>
     internal static unsafe class Emulation
     {
@@ -52,6 +53,41 @@ namespace Keel.Kernel.Traps
             if (modrm >> 6 != 3 || ((modrm >> 3) & 7) != 3) return false;
             SetRegister(frame, (modrm & 7) | (rexB << 3), vcpu.CurrentTable);
             frame->Rip += (ulong)(at + 3);
+            return true;
+        }
+
+        /// <summary>
+        /// IN and OUT on ports the domain was given (XEN_DOMCTL_ioport_permission), as Xen's emulate_privileged_op
+        /// does for a PV guest, whose ring-3 kernel faults on every port access: E4/E5 and E6/E7 with an
+        /// 8-bit port, EC/ED and EE/EF with the port in DX, an optional 0x66 prefix making E5/E7/ED/EF 16-bit
+        /// (Intel SDM vol. 2A, IN and OUT). A byte or word IN replaces only AL or AX; a dword IN writes EAX and
+        /// clears the upper half of RAX, as the processor does. A port outside the permission is not
+        /// emulated: the guest takes the #GP.
+        /// </summary>
+        internal static bool TryPortIo(Vcpu vcpu, InterruptFrame* frame)
+        {
+            Span<byte> code = stackalloc byte[3];
+            if (!GuestMemory.TryRead(vcpu, frame->Rip, code.Slice(0, 2))) return false;
+            int at = code[0] == 0x66 ? 1 : 0;
+            if (at == 1 && !GuestMemory.TryRead(vcpu, frame->Rip + 2, code.Slice(2, 1))) return false;
+            byte opcode = code[at];
+            if (opcode < 0xE4 || (opcode > 0xE7 && opcode < 0xEC) || opcode > 0xEF) return false;
+            bool immediate = opcode <= 0xE7;
+            bool output = (opcode & 2) != 0;
+            int width = (opcode & 1) == 0 ? 1 : at == 1 ? 2 : 4;
+            ushort port = immediate ? code[at + 1] : (ushort)frame->Rdx;
+            if (!Io.MachineIo.Permissions.Permits(vcpu.Domain.Id, Io.IoResource.Ports, port, (ulong)port + (ulong)width - 1)) return false;
+            var device = new Port(port);
+            if (output)
+            {
+                if (width == 1) device.Write8((byte)frame->Rax);
+                else if (width == 2) device.Write16((ushort)frame->Rax);
+                else device.Write32((uint)frame->Rax);
+            }
+            else if (width == 1) frame->Rax = (frame->Rax & ~0xFFUL) | device.Read8();
+            else if (width == 2) frame->Rax = (frame->Rax & ~0xFFFFUL) | device.Read16();
+            else frame->Rax = device.Read32();
+            frame->Rip += (ulong)(at + (immediate ? 2 : 1));
             return true;
         }
 

@@ -25,6 +25,7 @@ namespace Keel.Kernel.Traps
             if (vector == GeneralProtection)
             {
                 if (Emulation.TryPrivileged(vcpu, frame)) return;
+                if (Emulation.TryPortIo(vcpu, frame)) return;
                 if (TrySoftwareInterrupt(vcpu, frame)) return;
             }
             // #NM comes from the guest's own virtual TS (fpu_taskswitch): Xen's do_device_not_available

@@ -14,6 +14,10 @@ namespace Keel.Ringlib.Xen
         public const uint InterfaceVersion = 0x15;
 
         public const uint CreateDomain = 1, DestroyDomain = 2, PauseDomain = 3, UnpauseDomain = 4, GetDomainInfo = 5, MaxMem = 11;
+        public const uint IrqPermission = 19, IomemPermission = 20, IoportPermission = 21, AssignDevice = 37, DeassignDevice = 47;
+
+        /// <summary>XEN_DOMCTL_DEV_PCI: assign_device's dev for a PCI device named by its machine_sbdf.</summary>
+        public const uint DevicePci = 0;
         public const uint Build = 0x4B00, ModuleInfo = 0x4B01, CrashReport = 0x4B02;
 
         /// <summary>XEN_DOMINF_* flags, and the shutdown reason's place in them.</summary>
@@ -39,6 +43,10 @@ namespace Keel.Ringlib.Xen
             [FieldOffset(0)] public ModuleQuery Module;
             [FieldOffset(0)] public TextBuffer Text;
             [FieldOffset(0)] public MaxMemRequest MaxMem;
+            [FieldOffset(0)] public IrqPermissionRequest Irq;
+            [FieldOffset(0)] public RangePermissionRequest Iomem;
+            [FieldOffset(0)] public PortPermissionRequest Ioport;
+            [FieldOffset(0)] public AssignDeviceRequest Device;
         }
 
         /// <summary>struct xen_domctl_getdomaininfo (112 bytes on x86).</summary>
@@ -105,6 +113,41 @@ namespace Keel.Ringlib.Xen
         public struct MaxMemRequest
         {
             [FieldOffset(0)] public ulong MaxKilobytes;
+        }
+
+        /// <summary>struct xen_domctl_irq_permission: a pirq (for a line, its GSI) the domain may map, or may no longer.</summary>
+        [StructLayout(LayoutKind.Explicit, Size = 8)]
+        public struct IrqPermissionRequest
+        {
+            [FieldOffset(0)] public uint Pirq;
+            [FieldOffset(4)] public byte Allow;
+        }
+
+        /// <summary>struct xen_domctl_iomem_permission: machine frames first .. first + count - 1.</summary>
+        [StructLayout(LayoutKind.Explicit, Size = 24)]
+        public struct RangePermissionRequest
+        {
+            [FieldOffset(0)] public ulong First;
+            [FieldOffset(8)] public ulong Count;
+            [FieldOffset(16)] public byte Allow;
+        }
+
+        /// <summary>struct xen_domctl_ioport_permission: I/O ports first .. first + count - 1.</summary>
+        [StructLayout(LayoutKind.Explicit, Size = 12)]
+        public struct PortPermissionRequest
+        {
+            [FieldOffset(0)] public uint First;
+            [FieldOffset(4)] public uint Count;
+            [FieldOffset(8)] public byte Allow;
+        }
+
+        /// <summary>struct xen_domctl_assign_device for a PCI device (dev = DevicePci).</summary>
+        [StructLayout(LayoutKind.Explicit, Size = 12)]
+        public struct AssignDeviceRequest
+        {
+            [FieldOffset(0)] public uint Device;
+            [FieldOffset(4)] public uint Flags;
+            [FieldOffset(8)] public uint MachineSbdf;
         }
 
         /// <summary>ASCII up to the first NUL or max bytes; anything outside printable ASCII becomes '?'.</summary>

@@ -39,7 +39,7 @@ namespace Keel.Ringlib.Xen
     public static class Errno
     {
         public const long EPERM = -1, ENOENT = -2, ESRCH = -3, E2BIG = -7, EAGAIN = -11, ENOMEM = -12, EACCES = -13;
-        public const long EFAULT = -14, EBUSY = -16, EEXIST = -17, EINVAL = -22, ENOSPC = -28, ENOSYS = -38, ENODATA = -61, EOPNOTSUPP = -95;
+        public const long EFAULT = -14, EBUSY = -16, EEXIST = -17, ENODEV = -19, EINVAL = -22, ENOSPC = -28, ENOSYS = -38, ENODATA = -61, EOPNOTSUPP = -95;
     }
 
     /// <summary>sched_op commands (xen/include/public/sched.h) and shutdown reasons.</summary>

@@ -14,6 +14,9 @@ namespace Keel.Kernel.Arch.X64
 
         internal static void InvalidatePage(ulong address) => Native.InvalidatePage(address);
 
+        /// <summary>WBINVD: every cache line written back to memory and dropped (SDM vol. 2D), what MMUEXT_FLUSH_CACHE asks.</summary>
+        internal static void WriteBackCaches() => Native.WriteBackAndInvalidateCaches();
+
         internal static ulong FaultAddress => Native.ReadCr2();
 
         internal static ulong Current => Native.ReadCr3();

@@ -47,6 +47,32 @@ namespace Keel.Kernel.Arch.X64
             Write(index, vector);
         }
 
+        /// <summary>
+        /// As <see cref="Route"/>, for a device line: level or edge triggered (bit 15), active low or high
+        /// (bit 13), unmasked (data sheet, 3.2.4).
+        /// </summary>
+        internal static void RouteLine(int pin, byte vector, byte apicId, bool level, bool activeLow)
+        {
+            uint index = RedirectionTableIndex + 2 * (uint)pin;
+            Write(index + 1, (uint)apicId << 24);
+            Write(index, vector | (level ? TriggerLevel : 0) | (activeLow ? PolarityLow : 0));
+        }
+
+        /// <summary>Stops the pin's interrupts (bit 16); a level-triggered line still asserted fires again once unmasked.</summary>
+        internal static void Mask(int pin)
+        {
+            uint index = RedirectionTableIndex + 2 * (uint)pin;
+            Write(index, Read(index) | MaskBit);
+        }
+
+        internal static void Unmask(int pin)
+        {
+            uint index = RedirectionTableIndex + 2 * (uint)pin;
+            Write(index, Read(index) & ~MaskBit);
+        }
+
+        private const uint PolarityLow = 1u << 13, TriggerLevel = 1u << 15, MaskBit = 1u << 16;
+
         // The window reaches whichever register the select names; each access must reach the device once, in order.
         private static uint Read(uint index)
         {

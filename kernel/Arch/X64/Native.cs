@@ -35,6 +35,7 @@ namespace Keel.Kernel.Arch.X64
         [RuntimeImport("keel_read_fs"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern ushort ReadFs();
         [RuntimeImport("keel_read_gs"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern ushort ReadGs();
         [RuntimeImport("keel_invlpg"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void InvalidatePage(ulong address);
+        [RuntimeImport("keel_wbinvd"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void WriteBackAndInvalidateCaches();
         [RuntimeImport("keel_enable_interrupts"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void EnableInterrupts();
         [RuntimeImport("keel_disable_interrupts"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void DisableInterrupts();
         [RuntimeImport("keel_wait_for_interrupt"), MethodImpl(MethodImplOptions.InternalCall)] internal static extern void WaitForInterrupt();
