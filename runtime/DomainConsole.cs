@@ -33,6 +33,14 @@ namespace Keel.Runtime
             return new string(chars, 0, length);
         }
 
+        /// <summary>The low count hex digits of value, without a prefix (count at most 16): "1af4", "04".</summary>
+        public static string Hex(ulong value, int count)
+        {
+            Span<char> digits = stackalloc char[16];
+            for (int i = 0; i < count; i++) digits[count - 1 - i] = "0123456789abcdef"[(int)((value >> (4 * i)) & 15)];
+            return new string(digits.Slice(0, count));
+        }
+
         public static string Hex(ulong value)
         {
             Span<char> digits = stackalloc char[18];

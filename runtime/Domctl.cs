@@ -82,6 +82,44 @@ namespace Keel.Runtime
             return Call(ref request, DomctlAbi.MaxMem, domain);
         }
 
+        /// <summary>XEN_DOMCTL_irq_permission: the domain may (or may no longer) map the line.</summary>
+        public static long IrqPermission(ushort domain, uint line, bool allow)
+        {
+            DomctlAbi.Request request = default;
+            request.U.Irq.Pirq = line;
+            request.U.Irq.Allow = allow ? (byte)1 : (byte)0;
+            return Call(ref request, DomctlAbi.IrqPermission, domain);
+        }
+
+        /// <summary>XEN_DOMCTL_iomem_permission: machine frames first .. first + count - 1.</summary>
+        public static long IomemPermission(ushort domain, ulong firstFrame, ulong count, bool allow)
+        {
+            DomctlAbi.Request request = default;
+            request.U.Iomem.First = firstFrame;
+            request.U.Iomem.Count = count;
+            request.U.Iomem.Allow = allow ? (byte)1 : (byte)0;
+            return Call(ref request, DomctlAbi.IomemPermission, domain);
+        }
+
+        /// <summary>XEN_DOMCTL_ioport_permission: ports first .. first + count - 1.</summary>
+        public static long IoportPermission(ushort domain, uint firstPort, uint count, bool allow)
+        {
+            DomctlAbi.Request request = default;
+            request.U.Ioport.First = firstPort;
+            request.U.Ioport.Count = count;
+            request.U.Ioport.Allow = allow ? (byte)1 : (byte)0;
+            return Call(ref request, DomctlAbi.IoportPermission, domain);
+        }
+
+        /// <summary>XEN_DOMCTL_assign_device (assign) or _deassign_device of the PCI device with that machine_sbdf.</summary>
+        public static long AssignDevice(ushort domain, uint sbdf, bool assign = true)
+        {
+            DomctlAbi.Request request = default;
+            request.U.Device.Device = DomctlAbi.DevicePci;
+            request.U.Device.MachineSbdf = sbdf;
+            return Call(ref request, assign ? DomctlAbi.AssignDevice : DomctlAbi.DeassignDevice, domain);
+        }
+
         /// <summary>getdomaininfo for the first domain with an id of at least `from`.</summary>
         public static long GetInfo(ushort from, out DomainStatus status)
         {

@@ -6,7 +6,7 @@ namespace Keel.Runtime
     /// <summary>event_channel_op and SCHEDOP_poll on ports, with the pending and mask bitmaps read from shared_info (SharedInfo.Map first).</summary>
     public static unsafe class Events
     {
-        private const ulong BindInterdomainOp = 0, BindVirqOp = 1, CloseOp = 3, SendOp = 4, StatusOp = 5, AllocUnboundOp = 6, BindIpiOp = 7, UnmaskOp = 9;
+        private const ulong BindInterdomainOp = 0, BindVirqOp = 1, BindPirqOp = 2, CloseOp = 3, SendOp = 4, StatusOp = 5, AllocUnboundOp = 6, BindIpiOp = 7, UnmaskOp = 9;
 
         private const uint VirqTimer = 0;
         private static uint s_timerPort;
@@ -28,6 +28,16 @@ namespace Keel.Runtime
             args[0] = virq;
             args[1] = 0;
             long rc = Op(BindVirqOp, args);
+            return rc < 0 ? rc : args[2];
+        }
+
+        /// <summary>EVTCHNOP_bind_pirq: a port raised when the mapped line fires (share: BIND_PIRQ__WILL_SHARE).</summary>
+        public static long BindPirq(int pirq, bool share = false)
+        {
+            uint* args = stackalloc uint[3];
+            args[0] = (uint)pirq;
+            args[1] = share ? 1u : 0u;
+            long rc = Op(BindPirqOp, args);
             return rc < 0 ? rc : args[2];
         }
 

@@ -75,6 +75,26 @@ namespace Keel.Runtime
             return true;
         }
 
+        /// <summary>
+        /// Maps <paramref name="count"/> machine frames of I/O memory from <paramref name="firstFrame"/> (a device's
+        /// BAR, given with XEN_DOMCTL_iomem_permission) uncached (PCD | PWT: PAT entry 3, UC), writable; 0 if the
+        /// kernel refuses a frame (no permission) or address space runs out.
+        /// </summary>
+        public static ulong MapIo(ulong firstFrame, int count)
+        {
+            ulong va = TakeWindow(count);
+            if (va == 0) return 0;
+            for (int i = 0; i < count; i++)
+            {
+                ulong entry = (firstFrame + (ulong)i) * Memory.PageSize | PageFlags | UncachedFlags;
+                if (Memory.UpdateVaMapping(va + (ulong)i * Memory.PageSize, entry, UpdateVaFlags.Invlpg) != 0) return 0;
+            }
+            return va;
+        }
+
+        /// <summary>PWT and PCD in an L1 entry (Intel SDM vol. 3A, table 4-19).</summary>
+        private const ulong UncachedFlags = 0x18;
+
         /// <summary><paramref name="count"/> consecutive pages of address space with an L1 behind them and nothing
         /// mapped yet (where another domain's grants get mapped); 0 when memory for the L1s runs out.</summary>
         public static ulong TakeWindow(int count)

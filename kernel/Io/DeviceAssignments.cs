@@ -9,8 +9,9 @@ namespace Keel.Kernel.Io
     /// the BARs and the expansion ROM base (moving a BAR could place the device over RAM or another
     /// device; Xen's pciback virtualises them), and the MSI and MSI-X capabilities (an enabled MSI writes an
     /// interrupt of the device's choosing into the local APIC; without interrupt remapping only the kernel
-    /// may program one, and Keel routes lines only). The control domain may read every device, to find
-    /// them and decide who gets which; it writes none.
+    /// may program one, and Keel routes lines only). The control domain owns every device not given away,
+    /// as Xen's dom0 does: it may read and write those (sizing their BARs before it grants them), and read
+    /// a device given to another domain, but not write it.
     /// </summary>
     public sealed class DeviceAssignments
     {
@@ -87,11 +88,13 @@ namespace Keel.Kernel.Io
         /// <summary>
         /// May domain make this access (offset and width already checked by <see cref="CheckShape"/>)? 0, or
         /// -ENODEV for a device that is not the caller's (to a driver domain enumerating the bus it looks
-        /// absent), -EPERM for a write the owner may not make or any write by the control domain.
+        /// absent), -EPERM for a write the owner may not make or the control domain's write to a device it
+        /// gave away.
         /// </summary>
         public long Check(uint sbdf, ushort domain, bool privileged, int offset, int width, bool write)
         {
             int i = Find(sbdf);
+            if (privileged && i < 0) return 0;
             bool owner = i >= 0 && _entries[i].Owner == domain;
             if (!owner) return privileged && !write ? 0 : privileged ? Errno.EPERM : Errno.ENODEV;
             if (!write) return 0;

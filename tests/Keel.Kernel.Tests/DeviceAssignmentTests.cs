@@ -135,7 +135,7 @@ public class DeviceAssignmentTests
     private const uint Device = (0 << 16) | (0 << 8) | (4 << 3);
 
     [Fact]
-    public void A_device_belongs_to_one_domain_which_alone_writes_it_and_others_see_no_device()
+    public void A_device_given_away_belongs_to_one_domain_which_alone_writes_it_and_others_see_no_device()
     {
         var devices = new DeviceAssignments();
         Assert.Equal(0, devices.Assign(Device, 1, [], []));
@@ -145,9 +145,10 @@ public class DeviceAssignmentTests
         Assert.Equal(0, devices.Check(Device, 1, privileged: false, 0x04, 2, write: true));
         Assert.Equal(Errno.ENODEV, devices.Check(Device, 2, privileged: false, 0x00, 4, write: false));
         Assert.Equal(Errno.ENODEV, devices.Check(Device + 1, 1, privileged: false, 0x00, 4, write: false));
-        // The control domain reads every device, to find them, and writes none.
+        // The control domain reads every device and writes those it has not given away (BARs included, to size them).
         Assert.Equal(0, devices.Check(Device, 0, privileged: true, 0x00, 4, write: false));
         Assert.Equal(0, devices.Check(Device + 8, 0, privileged: true, 0x00, 4, write: false));
+        Assert.Equal(0, devices.Check(Device + 8, 0, privileged: true, 0x10, 4, write: true));
         Assert.Equal(Errno.EPERM, devices.Check(Device, 0, privileged: true, 0x04, 2, write: true));
         Assert.Equal(Errno.EINVAL, devices.Deassign(Device, 2));
         Assert.Equal(0, devices.Deassign(Device, 1));
