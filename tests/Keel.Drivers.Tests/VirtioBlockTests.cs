@@ -90,8 +90,7 @@ public sealed class VirtioBlockTests
         machine.Device.ServeOnNotify = false;
         ulong buffer = machine.Dma.AllocateBuffer(1);
 
-        block.TrySubmit(BlockOperation.Read, 0, One(buffer, Sector), 1);
-        block.Kick();
+        ReadSector(block, buffer, 0, 1);
         Assert.Equal(1, machine.Device.Notifications);
 
         // The device has not yet looked at the ring (EVENT_IDX: avail_event still 0) or says it is polling
@@ -101,8 +100,7 @@ public sealed class VirtioBlockTests
             machine.Device.Queue.SuppressNotifications = true;
         }
 
-        block.TrySubmit(BlockOperation.Read, 1, One(buffer, Sector), 2);
-        block.Kick();
+        ReadSector(block, buffer, 1, 2);
         Assert.Equal(1, machine.Device.Notifications);
 
         Assert.Equal(2, machine.Device.Queue.TakeAvailable().Count);
@@ -111,8 +109,7 @@ public sealed class VirtioBlockTests
             machine.Device.Queue.SuppressNotifications = false;
         }
 
-        block.TrySubmit(BlockOperation.Read, 2, One(buffer, Sector), 3);
-        block.Kick();
+        ReadSector(block, buffer, 2, 3);
         Assert.Equal(2, machine.Device.Notifications);
     }
 
@@ -124,8 +121,7 @@ public sealed class VirtioBlockTests
         ulong buffer = machine.Dma.AllocateBuffer(1);
         Assert.False(block.HandleInterrupt());
 
-        block.TrySubmit(BlockOperation.Read, 0, One(buffer, Sector), 7);
-        block.Kick();
+        ReadSector(block, buffer, 0, 7);
         Assert.Equal(1, machine.Device.Interrupts);
         Assert.True(block.HandleInterrupt());
         Assert.Equal(0, machine.Device.Isr);
@@ -133,8 +129,7 @@ public sealed class VirtioBlockTests
         Assert.Equal(7ul, Assert.Single(ReapAll(block)).Token);
 
         // Reaping re-armed used_event, so the next completion interrupts again.
-        block.TrySubmit(BlockOperation.Read, 0, One(buffer, Sector), 8);
-        block.Kick();
+        ReadSector(block, buffer, 0, 8);
         Assert.Equal(2, machine.Device.Interrupts);
     }
 
@@ -302,8 +297,7 @@ public sealed class VirtioBlockTests
         VirtioBlock block = machine.Start(queueSize: 8);
         machine.Device.ServeOnNotify = false;
         ulong buffer = machine.Dma.AllocateBuffer(1);
-        block.TrySubmit(BlockOperation.Read, 0, One(buffer, Sector), 1);
-        block.Kick();
+        ReadSector(block, buffer, 0, 1);
         List<ModelChain> chains = machine.Device.Queue.TakeAvailable();
 
         machine.Device.Queue.PushUsed(uint.MaxValue, 1);        // out of range
@@ -318,8 +312,7 @@ public sealed class VirtioBlockTests
         Assert.Equal(4, block.IgnoredCompletions);
         Assert.Equal(0, block.InFlight);
 
-        block.TrySubmit(BlockOperation.Read, 0, One(buffer, Sector), 2);
-        block.Kick();
+        ReadSector(block, buffer, 0, 2);
         machine.Device.Serve();
         Assert.Equal(new BlockCompletion(2, BlockStatus.Ok), Assert.Single(ReapAll(block)));
     }
@@ -331,8 +324,7 @@ public sealed class VirtioBlockTests
         VirtioBlock block = machine.Start();
         machine.Device.ForgetStatus = true;
         ulong buffer = machine.Dma.AllocateBuffer(1);
-        block.TrySubmit(BlockOperation.Read, 0, One(buffer, Sector), 1);
-        block.Kick();
+        ReadSector(block, buffer, 0, 1);
         Assert.Equal(new BlockCompletion(1, BlockStatus.IoError), Assert.Single(ReapAll(block)));
     }
 }

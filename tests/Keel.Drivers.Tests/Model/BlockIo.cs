@@ -32,5 +32,13 @@ public static class BlockIo
         return bytes;
     }
 
+    /// <summary>Submits a one-sector read into <paramref name="buffer"/> and kicks; says whether it was accepted.</summary>
+    public static bool ReadSector(VirtioBlock block, ulong buffer, ulong sector, ulong token)
+    {
+        bool accepted = block.TrySubmit(BlockOperation.Read, sector, One(buffer, VirtioBlockConfiguration.SectorSize), token);
+        block.Kick();
+        return accepted;
+    }
+
     public static BlockSegment[] One(ulong bus, uint length) => new[] { new BlockSegment(bus, length) };
 }

@@ -19,8 +19,6 @@ public sealed unsafe class ModelDma : DmaMemory, IDisposable
     /// <summary>Pages the driver may still allocate.</summary>
     public int Remaining { get; set; } = int.MaxValue;
 
-    public int Allocated => _pages.Count;
-
     public override bool TryAllocatePage(out ulong virtualAddress, out ulong busAddress)
     {
         virtualAddress = 0;
@@ -54,37 +52,29 @@ public sealed unsafe class ModelDma : DmaMemory, IDisposable
     }
 
     /// <summary>The device reading memory: false when any byte is not on the bus.</summary>
-    public bool TryRead(ulong bus, Span<byte> destination)
-    {
-        int done = 0;
-        while (done < destination.Length)
-        {
-            if (!TryLocate(bus + (ulong)done, out byte* at, out int available))
-            {
-                return false;
-            }
-
-            int chunk = Math.Min(available, destination.Length - done);
-            new ReadOnlySpan<byte>(at, chunk).CopyTo(destination.Slice(done));
-            done += chunk;
-        }
-
-        return true;
-    }
+    public bool TryRead(ulong bus, Span<byte> destination) =>
+        TryVisit(bus, destination.Length, destination, static (page, done, buffer) => page.CopyTo(buffer.Slice(done)));
 
     /// <summary>The device writing memory: false (nothing written past the hole) when a byte is not on the bus.</summary>
-    public bool TryWrite(ulong bus, ReadOnlySpan<byte> source)
+    public bool TryWrite(ulong bus, ReadOnlySpan<byte> source) =>
+        TryVisit(bus, source.Length, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(source), source.Length),
+            static (page, done, buffer) => buffer.Slice(done, page.Length).CopyTo(page));
+
+    private delegate void PageChunk(Span<byte> page, int done, Span<byte> buffer);
+
+    // Walks [bus, bus + length) page by page, handing each piece of page memory to the visitor.
+    private bool TryVisit(ulong bus, int length, Span<byte> buffer, PageChunk visit)
     {
         int done = 0;
-        while (done < source.Length)
+        while (done < length)
         {
             if (!TryLocate(bus + (ulong)done, out byte* at, out int available))
             {
                 return false;
             }
 
-            int chunk = Math.Min(available, source.Length - done);
-            source.Slice(done, chunk).CopyTo(new Span<byte>(at, chunk));
+            int chunk = Math.Min(available, length - done);
+            visit(new Span<byte>(at, chunk), done, buffer);
             done += chunk;
         }
 

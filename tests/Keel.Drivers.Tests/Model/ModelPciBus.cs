@@ -13,8 +13,6 @@ public sealed class ModelPciBus : PciConfigSpace
     private readonly Dictionary<uint, ModelPciFunction> _functions = new();
     private readonly HashSet<uint> _refused = new();
 
-    public int Reads { get; private set; }
-
     public void Add(PciAddress address, ModelPciFunction function) => _functions[address.MachineSbdf] = function;
 
     public void Refuse(PciAddress address) => _refused.Add(address.MachineSbdf);
@@ -27,7 +25,6 @@ public sealed class ModelPciBus : PciConfigSpace
 
     public override bool TryRead(PciAddress address, int offset, int width, out uint value)
     {
-        Reads++;
         value = 0;
         if (!IsValid(offset, width) || _refused.Contains(address.MachineSbdf))
         {
