@@ -22,7 +22,11 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     private static readonly string[] TopLevelKeys = ["system", "domain"];
     private static readonly string[] SystemKeys = ["exit_when_done", "machine_memory"];
     private static readonly string[] DomainKeys =
-        ["name", "kernel", "memory", "cmdline", "weight", "warp", "warp_limit", "unwarp", "on_crash", "on_poweroff", "count"];
+        ["name", "kernel", "memory", "cmdline", "weight", "warp", "warp_limit", "unwarp", "on_crash", "on_poweroff", "count",
+         "kernel_upgrade", "pci", "disk"];
+
+    /// <summary>The domain a disk's backend names unless it names another: xl.cfg's default is dom0, Keel's blkback.</summary>
+    private const string DefaultDiskBackend = "blkback";
 
     /// <summary>16 TiB: far beyond any machine Keel runs on, but a bound all the same.</summary>
     private const int MaxMachineMemoryMiB = 1 << 24;
@@ -33,8 +37,17 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     private readonly TomlMetadataStore _positions = new();
     private readonly Dictionary<string, (XenElfImage? Image, string? Problem)> _kernelFiles = [];
 
-    /// <summary>A [[domain]] table decoded: the domain with its defaults, before count expansion.</summary>
-    private sealed record DomainEntry(DomainSpec Domain, int? Count, Position NameAt, Position CountAt, Position CommandLineAt);
+    /// <summary>Where each item of each array value is, by the position of its key: the object model keeps
+    /// positions of keys only, and an error about one pci or disk string should point at that string.</summary>
+    private Dictionary<Position, List<Position>> _arrayItems = [];
+
+    /// <summary>A [[domain]] table decoded: the domain with its defaults, before count expansion, and where
+    /// each of its pci and disk strings is.</summary>
+    private sealed record DomainEntry(DomainSpec Domain, int? Count, Position NameAt, Position CountAt, Position CommandLineAt,
+        IReadOnlyList<Position> PciAt, IReadOnlyList<Position> DiskAt);
+
+    /// <summary>One copy of a domain after count expansion, with the entry it was made from.</summary>
+    private sealed record Copy(DomainSpec Domain, DomainEntry Entry);
 
     private readonly record struct Position(int Line, int Column);
 
@@ -47,6 +60,7 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
                 _errors.Add(new(sourceName, diagnostic.Span.Start.Line + 1, diagnostic.Span.Start.Column + 1, diagnostic.Message));
         }
         if (_errors.Count > 0) throw new ManifestException(_errors);
+        _arrayItems = ArrayItems(syntax);
 
         TomlTable root;
         try
@@ -77,7 +91,10 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
             }
         }
 
-        var domains = Expand(entries);
+        var copies = Expand(entries);
+        var domains = copies.Select(c => c.Domain).ToList();
+        CheckDevices(copies);
+        CheckDisks(copies);
         if (machineMemory is int machine && root.TryGetValue("system", out var systemValue) && systemValue is TomlTable system)
         {
             long total = domains.Sum(d => (long)d.MemoryMiB);
@@ -153,13 +170,89 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
         DomainAction onCrash = Action(table, "on_crash", label, restartAllowed: true);
         DomainAction onPoweroff = Action(table, "on_poweroff", label, restartAllowed: false);
         int? count = Integer(table, "count", label, 1, ManifestLimits.MaxDomains, "the number of copies");
+        var (pci, pciAt) = Pci(table, label);
+        var (disks, diskAt) = Disks(table, label);
 
         KernelImage? kernel = kernelValue is null ? null : ResolveKernel(kernelValue, At(table, "kernel"), label);
         if (kernel is not null && memory is int mebibytes) CheckFits(kernel, mebibytes, At(table, "memory"), label);
+        string? upgradeValue = String(table, "kernel_upgrade", label);
+        KernelImage? upgrade = upgradeValue is null ? null : ResolveKernel(upgradeValue, At(table, "kernel_upgrade"), label, "kernel_upgrade");
+        if (upgrade is not null && memory is int upgradeMebibytes) CheckFits(upgrade, upgradeMebibytes, At(table, "kernel_upgrade"), label);
         if (_errors.Count > errorsBefore || name is null || kernel is null || memory is null) return null;
 
-        var domain = new DomainSpec(name, kernel, memory.Value, commandLine, weight, warp, warpLimit, unwarp, onCrash, onPoweroff);
-        return new DomainEntry(domain, count, At(table, "name"), At(table, "count"), At(table, "cmdline"));
+        var domain = new DomainSpec(name, kernel, memory.Value, commandLine, weight, warp, warpLimit, unwarp, onCrash, onPoweroff, upgrade, pci, disks);
+        return new DomainEntry(domain, count, At(table, "name"), At(table, "count"), At(table, "cmdline"), pciAt, diskAt);
+    }
+
+    /// <summary>xl.cfg's pci: the domain's PCI functions, each once, at most ManifestLimits.MaxPciDevicesPerDomain.</summary>
+    private (List<PciAddress> Devices, List<Position> At) Pci(TomlTable table, string label)
+    {
+        var devices = new List<PciAddress>();
+        var at = new List<Position>();
+        var items = Strings(table, "pci", label, "PCI functions");
+        if (items.Count > ManifestLimits.MaxPciDevicesPerDomain)
+            Error(At(table, "pci"), $"{label}: pci lists {items.Count} devices; a domain holds at most {ManifestLimits.MaxPciDevicesPerDomain}");
+        foreach (var (text, position) in items)
+        {
+            var problems = new List<string>();
+            if (XlSyntax.ParsePci(text, problems) is not PciAddress device)
+            {
+                foreach (string problem in problems) Error(position, $"{label}: pci \"{text}\": {problem}");
+                continue;
+            }
+            int first = devices.IndexOf(device);
+            if (first >= 0)
+            {
+                Error(position, $"{label}: pci device {device} is listed twice (line {at[first].Line} has it too)");
+                continue;
+            }
+            devices.Add(device);
+            at.Add(position);
+        }
+        return (devices, at);
+    }
+
+    /// <summary>xl.cfg's disk: the domain's virtual disks, each vdev once, at most ManifestLimits.MaxDisksPerDomain.
+    /// Whether each backend exists and can serve the disk is known only once every domain is read.</summary>
+    private (List<DiskSpec> Disks, List<Position> At) Disks(TomlTable table, string label)
+    {
+        var disks = new List<DiskSpec>();
+        var at = new List<Position>();
+        var items = Strings(table, "disk", label, "disk specifications");
+        if (items.Count > ManifestLimits.MaxDisksPerDomain)
+            Error(At(table, "disk"), $"{label}: disk lists {items.Count} disks; a domain has at most {ManifestLimits.MaxDisksPerDomain}");
+        foreach (var (text, position) in items)
+        {
+            var problems = new List<string>();
+            if (XlSyntax.ParseDisk(text, DefaultDiskBackend, problems) is not DiskSpec disk)
+            {
+                foreach (string problem in problems) Error(position, $"{label}: disk \"{text}\": {problem}");
+                continue;
+            }
+            int first = disks.FindIndex(d => d.Vdev == disk.Vdev);
+            if (first >= 0)
+            {
+                Error(position, $"{label}: disk \"{text}\": vdev {disk.VdevName} is used twice (line {at[first].Line} has it too)");
+                continue;
+            }
+            disks.Add(disk);
+            at.Add(position);
+        }
+        return (disks, at);
+    }
+
+    /// <summary>An array of strings with each one's position; an error, and nothing, if the value is not one.</summary>
+    private List<(string Text, Position At)> Strings(TomlTable table, string key, string label, string meaning)
+    {
+        if (!table.TryGetValue(key, out var value)) return [];
+        Position keyAt = At(table, key);
+        if (value is not TomlArray array || array.Any(item => item is not string))
+        {
+            Error(keyAt, $"{label}: {key} must be an array of strings ({meaning}), not {(value is TomlArray ? "an array holding other values" : TypeName(value))}");
+            return [];
+        }
+        var positions = _arrayItems.GetValueOrDefault(keyAt);
+        return array.Select((item, i) => ((string)item!, positions is not null && i < positions.Count ? positions[i] : keyAt)).ToList();
     }
 
     /// <summary>
@@ -223,11 +316,11 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     /// A kernel value containing '/' or ending in .elf is a path relative to the manifest; anything else names
     /// a domain image the build makes. Either way the file is read as the domain builder will read it.
     /// </summary>
-    private KernelImage? ResolveKernel(string value, Position at, string label)
+    private KernelImage? ResolveKernel(string value, Position at, string label, string key = "kernel")
     {
         if (value.Length > MaxKernelValueLength || !KernelPattern().IsMatch(value))
         {
-            Error(at, $"{label}: kernel = \"{value}\" must be an image name or a path of at most {MaxKernelValueLength} letters, digits and . _ + / - (it goes on a grub.cfg line)");
+            Error(at, $"{label}: {key} = \"{value}\" must be an image name or a path of at most {MaxKernelValueLength} letters, digits and . _ + / - (it goes on a grub.cfg line)");
             return null;
         }
         bool isPath = value.Contains('/') || value.EndsWith(".elf", StringComparison.Ordinal);
@@ -238,8 +331,8 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
                 ? string.Join(", ", Directory.GetFiles(domainsDirectory, "*.elf").Select(Path.GetFileNameWithoutExtension).Order())
                 : "";
             Error(at, isPath
-                ? $"{label}: kernel = \"{value}\": {path} does not exist"
-                : $"{label}: kernel = \"{value}\": the build makes no domain image of that name ({path} does not exist; it makes: {(known.Length > 0 ? known : "none yet")})");
+                ? $"{label}: {key} = \"{value}\": {path} does not exist"
+                : $"{label}: {key} = \"{value}\": the build makes no domain image of that name ({path} does not exist; it makes: {(known.Length > 0 ? known : "none yet")})");
             return null;
         }
         if (!_kernelFiles.TryGetValue(path, out var parsed))
@@ -250,7 +343,7 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
         }
         if (parsed.Problem is not null)
         {
-            Error(at, $"{label}: kernel = \"{value}\": {path} is not a PV64 kernel: {parsed.Problem}");
+            Error(at, $"{label}: {key} = \"{value}\": {path} is not a PV64 kernel: {parsed.Problem}");
             return null;
         }
         return new KernelImage(value, path);
@@ -280,9 +373,9 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     /// A domain with a count becomes count domains named name-0 .. name-(count-1) (with count = 1 too, so
     /// the names do not change as the count does); then names must be unique and the totals bounded.
     /// </summary>
-    private List<DomainSpec> Expand(List<DomainEntry> entries)
+    private List<Copy> Expand(List<DomainEntry> entries)
     {
-        var domains = new List<DomainSpec>();
+        var domains = new List<Copy>();
         var defined = new Dictionary<string, Position>();
         long commandLineBytes = 0;
         foreach (var entry in entries)
@@ -315,11 +408,99 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
                     continue;
                 }
                 defined[name] = at;
-                domains.Add(entry.Domain with { Name = name });
+                domains.Add(new Copy(entry.Domain with { Name = name }, entry));
             }
         }
         return domains;
     }
+
+    /// <summary>
+    /// Each PCI function goes to one domain only: two holders could each program its DMA into the other's
+    /// memory. Copies of one entry share its strings, so a clash is reported once per pair of strings, and
+    /// a clash among copies as the count that makes it.
+    /// </summary>
+    private void CheckDevices(List<Copy> copies)
+    {
+        var holders = new Dictionary<PciAddress, (Copy Copy, Position At)>();
+        var reported = new HashSet<(Position, Position)>();
+        int total = 0;
+        foreach (var copy in copies)
+        {
+            var devices = copy.Domain.Pci;
+            total += devices.Count;
+            if (devices.Count > 0 && total > ManifestLimits.MaxPciDevices && total - devices.Count <= ManifestLimits.MaxPciDevices)
+                Error(copy.Entry.PciAt[0], $"domain \"{copy.Domain.Name}\": with it {total} PCI devices are given out, more than the {ManifestLimits.MaxPciDevices} allowed");
+            for (int i = 0; i < devices.Count; i++)
+            {
+                Position at = copy.Entry.PciAt[i];
+                if (!holders.TryAdd(devices[i], (copy, at)))
+                {
+                    var holder = holders[devices[i]];
+                    if (!reported.Add((holder.At, at))) continue;
+                    Error(at, ReferenceEquals(holder.Copy.Entry, copy.Entry)
+                        ? $"domain \"{copy.Entry.Domain.Name}\": count = {copy.Entry.Count} would give pci device {devices[i]} to every copy; a device may be given to one domain only"
+                        : $"domain \"{copy.Domain.Name}\": pci device {devices[i]} is already given to domain \"{holder.Copy.Domain.Name}\" (line {holder.At.Line}); a device may be given to one domain only");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A disk's backend must be another domain of the manifest with a PCI function for each disk up to its
+    /// target (each virtio-blk disk is a function of its own), and disks on one target may share sectors
+    /// only when none of them is writable, or one guest could change what another reads. Disk sizes are
+    /// unknown until blkback finds its disks (it checks each range then), so that is all a build can check.
+    /// </summary>
+    private void CheckDisks(List<Copy> copies)
+    {
+        var byName = copies.ToDictionary(c => c.Domain.Name);
+        foreach (var group in copies.GroupBy(c => c.Entry, ReferenceEqualityComparer.Instance))
+        {
+            var entry = (DomainEntry)group.Key!;
+            for (int i = 0; i < entry.Domain.Disks.Count; i++)
+            {
+                DiskSpec disk = entry.Domain.Disks[i];
+                string problem = !byName.TryGetValue(disk.Backend, out var backend)
+                    ? $"backend \"{disk.Backend}\" is not a domain of this manifest{(disk.Backend == DefaultDiskBackend ? " (a disk without backend= is served by blkback)" : "")}"
+                    : group.Any(c => c.Domain.Name == disk.Backend)
+                    ? $"backend \"{disk.Backend}\" is this domain itself; a domain cannot serve its own disks"
+                    : backend.Domain.Pci.Count == 0
+                    ? $"backend \"{disk.Backend}\" has no pci devices, so it finds no disks to serve; give it its virtio-blk devices with pci"
+                    : disk.Target >= backend.Domain.Pci.Count
+                    ? $"target {disk.TargetName}: backend \"{disk.Backend}\" has {backend.Domain.Pci.Count} pci device(s), so it finds at most that many disks (vda up to vd{(char)('a' + backend.Domain.Pci.Count - 1)})"
+                    : "";
+                if (problem.Length > 0) Error(entry.DiskAt[i], $"domain \"{entry.Domain.Name}\": disk {disk.VdevName}: {problem}");
+            }
+        }
+
+        var disks = copies.SelectMany(c => c.Domain.Disks.Select((disk, i) => (c.Domain.Name, Disk: disk, At: c.Entry.DiskAt[i], c.Entry))).ToList();
+        if (disks.Count > ManifestLimits.MaxDisks)
+        {
+            var passing = disks[ManifestLimits.MaxDisks];
+            Error(passing.At, $"domain \"{passing.Name}\": with it the manifest has {disks.Count} disks, more than the {ManifestLimits.MaxDisks} allowed");
+            return;
+        }
+        var reported = new HashSet<(Position, Position)>();
+        foreach (var onTarget in disks.GroupBy(d => (d.Disk.Backend, d.Disk.Target)))
+        {
+            var list = onTarget.ToList();
+            for (int j = 1; j < list.Count; j++)
+            {
+                for (int i = 0; i < j; i++)
+                {
+                    var (a, b) = (list[i], list[j]);
+                    bool overlap = a.Disk.StartSector < b.Disk.EndSector && b.Disk.StartSector < a.Disk.EndSector;
+                    if (!overlap || !(a.Disk.Writable || b.Disk.Writable) || !reported.Add((a.At, b.At))) continue;
+                    Error(b.At, a.At == b.At
+                        ? $"domain \"{b.Entry.Domain.Name}\": count = {b.Entry.Count} gives every copy disk {b.Disk.VdevName} on {Sectors(b.Disk)}, writable; give each copy a range of its own or make it read-only"
+                        : $"domain \"{b.Name}\": disk {b.Disk.VdevName} on {Sectors(b.Disk)} shares sectors with domain \"{a.Name}\"'s disk {a.Disk.VdevName} on {Sectors(a.Disk)} (line {a.At.Line}), and one of them is writable; disks may share sectors only read-only");
+                }
+            }
+        }
+    }
+
+    private static string Sectors(DiskSpec disk) =>
+        (disk.IsWholeTarget ? "all of " : $"sectors {disk.StartSector} to {disk.EndSector - 1} of ") + $"{disk.TargetName} of \"{disk.Backend}\"";
 
     /// <summary>Passes the value through, reporting the key missing at the domain's header when it is absent.</summary>
     private T? Required<T>(TomlTable table, string key, string label, Position header, T? value)
@@ -398,6 +579,20 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
             ? new Position(metadata.Span.Start.Line + 1, metadata.Span.Start.Column + 1)
             : new Position(1, 1);
 
+    /// <summary>Each array value's item positions by its key's position (what the object model's metadata gives).</summary>
+    private static Dictionary<Position, List<Position>> ArrayItems(DocumentSyntax syntax)
+    {
+        var items = new Dictionary<Position, List<Position>>();
+        foreach (var keyValue in syntax.Descendants().OfType<KeyValueSyntax>())
+        {
+            if (keyValue.Key is null || keyValue.Value is not ArraySyntax array) continue;
+            items[Start(keyValue.Key)] = array.Items.Where(item => item.Value is not null).Select(item => Start(item.Value!)).ToList();
+        }
+        return items;
+    }
+
+    private static Position Start(SyntaxNode node) => new(node.Span.Start.Line + 1, node.Span.Start.Column + 1);
+
     /// <summary>Where each [[domain]] header is, in order, so an error about a whole domain can point at it.</summary>
     private static List<Position> DomainHeaders(DocumentSyntax syntax) =>
         syntax.Tables.OfType<TableArraySyntax>()
@@ -407,7 +602,7 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
 
     private void Error(Position at, string message) => _errors.Add(new(sourceName, at.Line, at.Column, message));
 
-    private static bool IsName(string text) => text.Length <= ManifestLimits.MaxNameBytes && NamePattern().IsMatch(text);
+    internal static bool IsName(string text) => text.Length <= ManifestLimits.MaxNameBytes && NamePattern().IsMatch(text);
 
     [GeneratedRegex("^[a-z0-9-]+$")]
     private static partial Regex NamePattern();
