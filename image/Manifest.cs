@@ -111,7 +111,7 @@ public sealed record KernelImage(string Name, string Path);
 
 /// <summary>
 /// One domain, every default filled in. Times are in ms, memory in MiB. Pci and Disks are never null (left
-/// out, they are empty); as lists they compare by reference, so compare them with SequenceEqual.
+/// out, they are empty) and compare item by item, so two specs are equal when everything in them is.
 /// </summary>
 public sealed record DomainSpec(
     string Name,
@@ -128,9 +128,22 @@ public sealed record DomainSpec(
     IReadOnlyList<PciAddress>? Pci = null,
     IReadOnlyList<DiskSpec>? Disks = null)
 {
-    public IReadOnlyList<PciAddress> Pci { get; init; } = Pci ?? [];
+    private readonly ValueList<PciAddress> _pci = new(Pci ?? []);
+    private readonly ValueList<DiskSpec> _disks = new(Disks ?? []);
 
-    public IReadOnlyList<DiskSpec> Disks { get; init; } = Disks ?? [];
+    public IReadOnlyList<PciAddress> Pci { get => _pci; init => _pci = new(value); }
+
+    public IReadOnlyList<DiskSpec> Disks { get => _disks; init => _disks = new(value); }
+}
+
+/// <summary>A read-only copy of a list that is equal to another of the same items, so a record holding one keeps value equality.</summary>
+public sealed class ValueList<T>(IEnumerable<T> items) : System.Collections.ObjectModel.ReadOnlyCollection<T>(items.ToList()), IEquatable<ValueList<T>>
+{
+    public bool Equals(ValueList<T>? other) => other is not null && this.SequenceEqual(other);
+
+    public override bool Equals(object? obj) => Equals(obj as ValueList<T>);
+
+    public override int GetHashCode() => this.Aggregate(Count, HashCode.Combine);
 }
 
 /// <summary>A PCI function of segment 0 (xl-pci-configuration(5)'s BDF); Sbdf is how Xen's domctl names it.</summary>
