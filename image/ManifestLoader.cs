@@ -170,15 +170,19 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
         DomainAction onCrash = Action(table, "on_crash", label, restartAllowed: true);
         DomainAction onPoweroff = Action(table, "on_poweroff", label, restartAllowed: false);
         int? count = Integer(table, "count", label, 1, ManifestLimits.MaxDomains, "the number of copies");
+        // A bad pci or disk string is left out of its list rather than dropping the domain, so the checks
+        // across domains still see the rest and report their errors too.
+        int itemErrors = _errors.Count;
         var (pci, pciAt) = Pci(table, label);
         var (disks, diskAt) = Disks(table, label);
+        itemErrors = _errors.Count - itemErrors;
 
         KernelImage? kernel = kernelValue is null ? null : ResolveKernel(kernelValue, At(table, "kernel"), label);
         if (kernel is not null && memory is int mebibytes) CheckFits(kernel, mebibytes, At(table, "memory"), label);
         string? upgradeValue = String(table, "kernel_upgrade", label);
         KernelImage? upgrade = upgradeValue is null ? null : ResolveKernel(upgradeValue, At(table, "kernel_upgrade"), label, "kernel_upgrade");
         if (upgrade is not null && memory is int upgradeMebibytes) CheckFits(upgrade, upgradeMebibytes, At(table, "kernel_upgrade"), label);
-        if (_errors.Count > errorsBefore || name is null || kernel is null || memory is null) return null;
+        if (_errors.Count - itemErrors > errorsBefore || name is null || kernel is null || memory is null) return null;
 
         var domain = new DomainSpec(name, kernel, memory.Value, commandLine, weight, warp, warpLimit, unwarp, onCrash, onPoweroff, upgrade, pci, disks);
         return new DomainEntry(domain, count, At(table, "name"), At(table, "count"), At(table, "cmdline"), pciAt, diskAt);
