@@ -168,7 +168,10 @@ public readonly record struct DiskSpec(string Backend, int Vdev, bool Writable, 
 
     public string VdevName => "xvd" + (char)('a' + Vdev);
 
-    public string TargetName => "vd" + (char)('a' + Target);
+    public string TargetName => TargetNameOf(Target);
+
+    /// <summary>The back-end's name for its disk number target: vda for 0.</summary>
+    public static string TargetNameOf(int target) => "vd" + (char)('a' + target);
 }
 
 /// <summary>One error in a manifest: where (1-based line and column) and what, as a sentence.</summary>

@@ -49,7 +49,10 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     /// <summary>One copy of a domain after count expansion, with the entry it was made from.</summary>
     private sealed record Copy(DomainSpec Domain, DomainEntry Entry);
 
-    private readonly record struct Position(int Line, int Column);
+    private readonly record struct Position(int Line, int Column) : IComparable<Position>
+    {
+        public int CompareTo(Position other) => Line != other.Line ? Line.CompareTo(other.Line) : Column.CompareTo(other.Column);
+    }
 
     public Manifest Load(string text)
     {
@@ -458,22 +461,17 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     private void CheckDisks(List<Copy> copies)
     {
         var byName = copies.ToDictionary(c => c.Domain.Name);
-        foreach (var group in copies.GroupBy(c => c.Entry, ReferenceEqualityComparer.Instance))
+        var unserved = new HashSet<Position>();
+        foreach (var copiesOfEntry in copies.GroupBy(c => c.Entry, ReferenceEqualityComparer.Instance))
         {
-            var entry = (DomainEntry)group.Key!;
+            var entry = (DomainEntry)copiesOfEntry.Key!;
             for (int i = 0; i < entry.Domain.Disks.Count; i++)
             {
                 DiskSpec disk = entry.Domain.Disks[i];
-                string problem = !byName.TryGetValue(disk.Backend, out var backend)
-                    ? $"backend \"{disk.Backend}\" is not a domain of this manifest{(disk.Backend == DefaultDiskBackend ? " (a disk without backend= is served by blkback)" : "")}"
-                    : group.Any(c => c.Domain.Name == disk.Backend)
-                    ? $"backend \"{disk.Backend}\" is this domain itself; a domain cannot serve its own disks"
-                    : backend.Domain.Pci.Count == 0
-                    ? $"backend \"{disk.Backend}\" has no pci devices, so it finds no disks to serve; give it its virtio-blk devices with pci"
-                    : disk.Target >= backend.Domain.Pci.Count
-                    ? $"target {disk.TargetName}: backend \"{disk.Backend}\" has {backend.Domain.Pci.Count} pci device(s), so it finds at most that many disks (vda up to vd{(char)('a' + backend.Domain.Pci.Count - 1)})"
-                    : "";
-                if (problem.Length > 0) Error(entry.DiskAt[i], $"domain \"{entry.Domain.Name}\": disk {disk.VdevName}: {problem}");
+                string? problem = BackendProblem(disk, copiesOfEntry.Any(c => c.Domain.Name == disk.Backend), byName.GetValueOrDefault(disk.Backend)?.Domain);
+                if (problem is null) continue;
+                Error(entry.DiskAt[i], $"domain \"{entry.Domain.Name}\": disk {disk.VdevName}: {problem}");
+                unserved.Add(entry.DiskAt[i]);
             }
         }
 
@@ -484,8 +482,9 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
             Error(passing.At, $"domain \"{passing.Name}\": with it the manifest has {disks.Count} disks, more than the {ManifestLimits.MaxDisks} allowed");
             return;
         }
+        // Each pair of strings once, whichever copies meet on it and in whichever order.
         var reported = new HashSet<(Position, Position)>();
-        foreach (var onTarget in disks.GroupBy(d => (d.Disk.Backend, d.Disk.Target)))
+        foreach (var onTarget in disks.Where(d => !unserved.Contains(d.At)).GroupBy(d => (d.Disk.Backend, d.Disk.Target)))
         {
             var list = onTarget.ToList();
             for (int j = 1; j < list.Count; j++)
@@ -494,13 +493,26 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
                 {
                     var (a, b) = (list[i], list[j]);
                     bool overlap = a.Disk.StartSector < b.Disk.EndSector && b.Disk.StartSector < a.Disk.EndSector;
-                    if (!overlap || !(a.Disk.Writable || b.Disk.Writable) || !reported.Add((a.At, b.At))) continue;
+                    var pair = a.At.CompareTo(b.At) <= 0 ? (a.At, b.At) : (b.At, a.At);
+                    if (!overlap || !(a.Disk.Writable || b.Disk.Writable) || !reported.Add(pair)) continue;
                     Error(b.At, a.At == b.At
                         ? $"domain \"{b.Entry.Domain.Name}\": count = {b.Entry.Count} gives every copy disk {b.Disk.VdevName} on {Sectors(b.Disk)}, writable; give each copy a range of its own or make it read-only"
                         : $"domain \"{b.Name}\": disk {b.Disk.VdevName} on {Sectors(b.Disk)} shares sectors with domain \"{a.Name}\"'s disk {a.Disk.VdevName} on {Sectors(a.Disk)} (line {a.At.Line}), and one of them is writable; disks may share sectors only read-only");
                 }
             }
         }
+    }
+
+    /// <summary>Why the backend cannot serve the disk, or null when it can.</summary>
+    private static string? BackendProblem(DiskSpec disk, bool servesItself, DomainSpec? backend)
+    {
+        if (backend is null)
+            return $"backend \"{disk.Backend}\" is not a domain of this manifest{(disk.Backend == DefaultDiskBackend ? " (a disk without backend= is served by blkback)" : "")}";
+        if (servesItself) return $"backend \"{disk.Backend}\" is this domain itself; a domain cannot serve its own disks";
+        int found = backend.Pci.Count;
+        if (found == 0) return $"backend \"{disk.Backend}\" has no pci devices, so it finds no disks to serve; give it its virtio-blk devices with pci";
+        if (disk.Target < found) return null;
+        return $"target {disk.TargetName}: backend \"{disk.Backend}\" has {found} pci device{(found == 1 ? ", so it finds one disk at most, vda" : $"s, so it finds {found} disks at most, vda to {DiskSpec.TargetNameOf(found - 1)}")}";
     }
 
     private static string Sectors(DiskSpec disk) =>

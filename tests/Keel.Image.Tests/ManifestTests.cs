@@ -502,7 +502,7 @@ public sealed class ManifestTests : IDisposable
     [InlineData("backend=nobody,vda,xvda", "disk xvda: backend \"nobody\" is not a domain of this manifest")]
     [InlineData("backend=hello,vda,xvda", "disk xvda: backend \"hello\" has no pci devices, so it finds no disks to serve")]
     [InlineData("backend=guest,vda,xvda", "disk xvda: backend \"guest\" is this domain itself; a domain cannot serve its own disks")]
-    [InlineData("vdc,xvda", "disk xvda: target vdc: backend \"blkback\" has 2 pci device(s), so it finds at most that many disks (vda up to vdb)")]
+    [InlineData("vdc,xvda", "disk xvda: target vdc: backend \"blkback\" has 2 pci devices, so it finds 2 disks at most, vda to vdb")]
     public void A_disks_backend_must_be_another_domain_with_a_pci_device_for_its_target(string spec, string message)
     {
         var error = _workspace.Error(Guest(spec) + Hello);
