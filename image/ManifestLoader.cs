@@ -176,8 +176,10 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
         // A bad pci or disk string is left out of its list rather than dropping the domain, so the checks
         // across domains still see the rest and report their errors too.
         int itemErrors = _errors.Count;
-        var (pci, pciAt) = Pci(table, label);
-        var (disks, diskAt) = Disks(table, label);
+        var (pci, pciAt) = XlList(table, "pci", label, "devices", ManifestLimits.MaxPciDevicesPerDomain,
+            XlSyntax.ParsePci, (a, b) => a == b, device => $"device {device}");
+        var (disks, diskAt) = XlList(table, "disk", label, "disks", ManifestLimits.MaxDisksPerDomain,
+            (text, problems) => XlSyntax.ParseDisk(text, DefaultDiskBackend, problems), (a, b) => a.Vdev == b.Vdev, disk => $"vdev {disk.VdevName}");
         itemErrors = _errors.Count - itemErrors;
 
         KernelImage? kernel = kernelValue is null ? null : ResolveKernel(kernelValue, At(table, "kernel"), label);
@@ -191,71 +193,47 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
         return new DomainEntry(domain, count, At(table, "name"), At(table, "count"), At(table, "cmdline"), pciAt, diskAt);
     }
 
-    /// <summary>xl.cfg's pci: the domain's PCI functions, each once, at most ManifestLimits.MaxPciDevicesPerDomain.</summary>
-    private (List<PciAddress> Devices, List<Position> At) Pci(TomlTable table, string label)
+    /// <summary>
+    /// An array of xl strings, xl.cfg's pci or disk: each parsed (a bad one is reported and left out), none
+    /// the same as an earlier one (the same device, or the same vdev), at most limit of them. The checks
+    /// across domains (a device held twice, a backend that cannot serve a disk) wait until every domain is read.
+    /// </summary>
+    private (List<T> Items, List<Position> At) XlList<T>(TomlTable table, string key, string label, string noun, int limit,
+        Func<string, List<string>, T?> parse, Func<T, T, bool> same, Func<T, string> describe) where T : struct
     {
-        var devices = new List<PciAddress>();
+        var values = new List<T>();
         var at = new List<Position>();
-        var items = Strings(table, "pci", label, "PCI functions");
-        if (items.Count > ManifestLimits.MaxPciDevicesPerDomain)
-            Error(At(table, "pci"), $"{label}: pci lists {items.Count} devices; a domain holds at most {ManifestLimits.MaxPciDevicesPerDomain}");
+        var items = Strings(table, key, label);
+        if (items.Count > limit)
+            Error(At(table, key), $"{label}: {key} lists {items.Count} {noun}; a domain has at most {limit}");
         foreach (var (text, position) in items)
         {
             var problems = new List<string>();
-            if (XlSyntax.ParsePci(text, problems) is not PciAddress device)
+            if (parse(text, problems) is not T value)
             {
-                foreach (string problem in problems) Error(position, $"{label}: pci \"{text}\": {problem}");
+                foreach (string problem in problems) Error(position, $"{label}: {key} \"{text}\": {problem}");
                 continue;
             }
-            int first = devices.IndexOf(device);
+            int first = values.FindIndex(v => same(v, value));
             if (first >= 0)
             {
-                Error(position, $"{label}: pci device {device} is listed twice (line {at[first].Line} has it too)");
+                Error(position, $"{label}: {key} \"{text}\": {describe(value)} is used twice (line {at[first].Line} has it too)");
                 continue;
             }
-            devices.Add(device);
+            values.Add(value);
             at.Add(position);
         }
-        return (devices, at);
-    }
-
-    /// <summary>xl.cfg's disk: the domain's virtual disks, each vdev once, at most ManifestLimits.MaxDisksPerDomain.
-    /// Whether each backend exists and can serve the disk is known only once every domain is read.</summary>
-    private (List<DiskSpec> Disks, List<Position> At) Disks(TomlTable table, string label)
-    {
-        var disks = new List<DiskSpec>();
-        var at = new List<Position>();
-        var items = Strings(table, "disk", label, "disk specifications");
-        if (items.Count > ManifestLimits.MaxDisksPerDomain)
-            Error(At(table, "disk"), $"{label}: disk lists {items.Count} disks; a domain has at most {ManifestLimits.MaxDisksPerDomain}");
-        foreach (var (text, position) in items)
-        {
-            var problems = new List<string>();
-            if (XlSyntax.ParseDisk(text, DefaultDiskBackend, problems) is not DiskSpec disk)
-            {
-                foreach (string problem in problems) Error(position, $"{label}: disk \"{text}\": {problem}");
-                continue;
-            }
-            int first = disks.FindIndex(d => d.Vdev == disk.Vdev);
-            if (first >= 0)
-            {
-                Error(position, $"{label}: disk \"{text}\": vdev {disk.VdevName} is used twice (line {at[first].Line} has it too)");
-                continue;
-            }
-            disks.Add(disk);
-            at.Add(position);
-        }
-        return (disks, at);
+        return (values, at);
     }
 
     /// <summary>An array of strings with each one's position; an error, and nothing, if the value is not one.</summary>
-    private List<(string Text, Position At)> Strings(TomlTable table, string key, string label, string meaning)
+    private List<(string Text, Position At)> Strings(TomlTable table, string key, string label)
     {
         if (!table.TryGetValue(key, out var value)) return [];
         Position keyAt = At(table, key);
         if (value is not TomlArray array || array.Any(item => item is not string))
         {
-            Error(keyAt, $"{label}: {key} must be an array of strings ({meaning}), not {(value is TomlArray ? "an array holding other values" : TypeName(value))}");
+            Error(keyAt, $"{label}: {key} must be an array of strings, not {(value is TomlArray ? "an array holding other values" : TypeName(value))}");
             return [];
         }
         var positions = _arrayItems.GetValueOrDefault(keyAt);

@@ -418,7 +418,7 @@ public sealed class ManifestTests : IDisposable
         var error = _workspace.Error(Blkback + Hello + "pci = [\"0000:00:05.0\"]\n");
         Assert.Equal((10, 8), (error.Line, error.Column));
         Assert.Contains("domain \"hello\": pci device 0000:00:05.0 is already given to domain \"blkback\" (line 5); a device may be given to one domain only", error.Message);
-        Assert.Contains("listed twice", _workspace.Error(Hello + "pci = [\"00:04.0\", \"0:4.0\"]\n").Message);
+        Assert.Contains("pci \"0:4.0\": device 0000:00:04.0 is used twice (line 5 has it too)", _workspace.Error(Hello + "pci = [\"00:04.0\", \"0:4.0\"]\n").Message);
         var copies = _workspace.Error(Hello + "pci = [\"00:04.0\"]\ncount = 3\n");
         Assert.Contains("count = 3 would give pci device 0000:00:04.0 to every copy", copies.Message);
     }
@@ -480,7 +480,7 @@ public sealed class ManifestTests : IDisposable
     {
         var error = _workspace.Error(Guest("vda:0+8,xvda,w", "vda:8+8,xvda,w"));
         Assert.Equal((10, 27), (error.Line, error.Column));
-        Assert.Contains("disk \"vda:8+8,xvda,w\": vdev xvda is used twice", error.Message);
+        Assert.Contains("disk \"vda:8+8,xvda,w\": vdev xvda is used twice (line 10 has it too)", error.Message);
         Assert.Equal(2, _workspace.Load(Guest("vda:0+8,xvda,w", "vda:8+8,xvdb,w") + Hello).Domains[1].Disks.Count);
     }
 
@@ -525,7 +525,7 @@ public sealed class ManifestTests : IDisposable
         string nine = string.Join(", ", Enumerable.Range(0, 9).Select(i => $"\"00:{i:x2}.0\""));
         var devices = _workspace.Error(Hello + $"pci = [{nine}]\n");
         Assert.Equal((5, 1), (devices.Line, devices.Column));
-        Assert.Contains("pci lists 9 devices; a domain holds at most 8", devices.Message);
+        Assert.Contains("pci lists 9 devices; a domain has at most 8", devices.Message);
         var disks = _workspace.Error(Guest(Enumerable.Range(0, 17).Select(i => $"vda,xvd{(char)('a' + i)},r").ToArray()));
         Assert.Equal((10, 1), (disks.Line, disks.Column));
         Assert.Contains("disk lists 17 disks; a domain has at most 16", disks.Message);
@@ -534,8 +534,8 @@ public sealed class ManifestTests : IDisposable
     [Fact]
     public void Pci_and_disk_must_be_arrays_of_strings()
     {
-        Assert.Contains("pci must be an array of strings (PCI functions), not a string", _workspace.Error(Hello + "pci = \"00:04.0\"\n").Message);
-        Assert.Contains("disk must be an array of strings (disk specifications), not an array holding other values", _workspace.Error(Hello + "disk = [1]\n").Message);
+        Assert.Contains("pci must be an array of strings, not a string", _workspace.Error(Hello + "pci = \"00:04.0\"\n").Message);
+        Assert.Contains("disk must be an array of strings, not an array holding other values", _workspace.Error(Hello + "disk = [1]\n").Message);
     }
 
     [Fact]
