@@ -36,9 +36,9 @@ namespace Keel.Image;
 ///                           # (default rw); format only raw, devtype only disk; target is the back-end's
 ///                           # physical disk vda, vdb, ... (in the order it finds its virtio-blk devices),
 ///                           # optionally :START+COUNT in 512-byte sectors (COUNT > 0; without it the whole
-///                           # disk); backend (default "blkback") is another domain of this manifest with at
-///                           # least one pci device per target it is asked for. Disks on one target may
-///                           # share sectors only if none of them is writable.
+///                           # disk); backend (default "blkback") is another domain of this manifest, with a
+///                           # pci device for each of its disks up to the target (vdb needs two). Disks on
+///                           # one target may share sectors only if none of them is writable.
 /// </code>
 /// <see cref="Load"/> refuses anything else (unknown keys included) with every error's file, line and column.
 /// The control domain receives it as text (<see cref="ManifestText"/>) with the kernels as further modules
@@ -51,8 +51,7 @@ public sealed class Manifest
         ExitWhenDone = exitWhenDone;
         MachineMemoryMiB = machineMemoryMiB;
         Domains = domains;
-        Kernels = domains.SelectMany(d => d.KernelUpgrade is null ? [d.Kernel] : new[] { d.Kernel, d.KernelUpgrade })
-            .DistinctBy(k => k.Path).ToList();
+        Kernels = domains.SelectMany(d => new[] { d.Kernel, d.KernelUpgrade }).OfType<KernelImage>().DistinctBy(k => k.Path).ToList();
     }
 
     public bool ExitWhenDone { get; }

@@ -98,7 +98,7 @@ namespace Keel.Runtime
         /// <summary>The highest segment-0 SBDF: bus 0xff, device 0x1f, function 7.</summary>
         public const int MaxSbdf = 0xFFFF;
 
-        /// <summary>Virtual disks per domain: xvda to xvdp, the disks Xen's vbd numbering gives one minor range each.</summary>
+        /// <summary>Virtual disks per domain: more than a guest here needs, and a bound on each domain's run of Manifest.Disks.</summary>
         public const int MaxDisksPerDomain = 16;
 
         /// <summary>Virtual disks in all, so the reader's pairwise overlap check stays near half a million pairs.</summary>

@@ -532,6 +532,22 @@ public sealed class ManifestTests : IDisposable
     }
 
     [Fact]
+    public void More_than_256_pci_devices_or_1024_disks_in_all_are_refused_at_the_domain_that_passes_the_limit()
+    {
+        string Driver(int d) => Hello.Replace("\"hello\"", $"\"d{d}\"") + $"pci = [{string.Join(", ", Enumerable.Range(0, 8).Select(f => $"\"{d:x2}:00.{f}\""))}]\n";
+        Assert.Equal(32, _workspace.Load(string.Concat(Enumerable.Range(0, 32).Select(Driver))).Domains.Count);
+        var devices = _workspace.Error(string.Concat(Enumerable.Range(0, 33).Select(Driver)));
+        Assert.Equal((32 * 5 + 5, 8), (devices.Line, devices.Column));
+        Assert.Contains("domain \"d32\": with it 264 PCI devices are given out, more than the 256 allowed", devices.Message);
+
+        string sixteen = Guest(Enumerable.Range(0, 16).Select(i => $"vda,xvd{(char)('a' + i)},r").ToArray());
+        Assert.Equal(65, _workspace.Load(sixteen + "count = 64\n").Domains.Count);
+        var disks = _workspace.Error(sixteen + "count = 65\n");
+        Assert.Equal((10, 9), (disks.Line, disks.Column));
+        Assert.Contains("domain \"guest-64\": with it the manifest has 1040 disks, more than the 1024 allowed", disks.Message);
+    }
+
+    [Fact]
     public void Pci_and_disk_must_be_arrays_of_strings()
     {
         Assert.Contains("pci must be an array of strings, not a string", _workspace.Error(Hello + "pci = \"00:04.0\"\n").Message);
