@@ -22,6 +22,23 @@ namespace Keel.Image;
 /// on_crash = "destroy"      # optional: destroy or restart (default destroy)
 /// on_poweroff = "destroy"   # optional: destroy only, for now
 /// count = 1                 # optional: this many copies, named name-0 .. name-(count-1), 1..1024
+/// kernel_upgrade = "blkback-2"  # optional: the kernel an upgrade command switches the domain to, named
+///                           # as kernel is; it is checked as kernel is and becomes a boot module too
+/// pci = ["00:04.0"]         # optional, xl.cfg's pci: PCI functions given to this (driver) domain, at most
+///                           # 8, each BDF [DDDD:]BB:DD.F as xl-pci-configuration(5) writes it (hex, segment
+///                           # 0000); a function is given to one domain only, and options (",key=value",
+///                           # "@vslot") are refused
+/// disk = ["vda,xvda,w",     # optional, xl.cfg's disk: virtual disks, at most 16, each an
+///   "backend=blkback, vdev=xvdb, access=ro, target=vda:2048+65536"]
+///                           # xl-disk-configuration(5) spec, positional (target, format, vdev, access; the
+///                           # format may be left out) or key=value (backend, vdev, access, target, format,
+///                           # devtype). vdev is xvda..xvdz, unique in the domain; access r/ro or w/rw
+///                           # (default rw); format only raw, devtype only disk; target is the back-end's
+///                           # physical disk vda, vdb, ... (in the order it finds its virtio-blk devices),
+///                           # optionally :START+COUNT in 512-byte sectors (COUNT > 0; without it the whole
+///                           # disk); backend (default "blkback") is another domain of this manifest, with a
+///                           # pci device for each of its disks up to the target (vdb needs two). Disks on
+///                           # one target may share sectors only if none of them is writable.
 /// </code>
 /// <see cref="Load"/> refuses anything else (unknown keys included) with every error's file, line and column.
 /// The control domain receives it as text (<see cref="ManifestText"/>) with the kernels as further modules
@@ -34,7 +51,7 @@ public sealed class Manifest
         ExitWhenDone = exitWhenDone;
         MachineMemoryMiB = machineMemoryMiB;
         Domains = domains;
-        Kernels = domains.Select(d => d.Kernel).DistinctBy(k => k.Path).ToList();
+        Kernels = domains.SelectMany(d => new[] { d.Kernel, d.KernelUpgrade }).OfType<KernelImage>().DistinctBy(k => k.Path).ToList();
     }
 
     public bool ExitWhenDone { get; }
@@ -45,17 +62,23 @@ public sealed class Manifest
     /// <summary>After count expansion, in manifest order: the order the control domain builds them in.</summary>
     public IReadOnlyList<DomainSpec> Domains { get; }
 
-    /// <summary>Each kernel file once, in the order domains first name it: the order of their boot modules.</summary>
+    /// <summary>Each kernel file once, upgrade kernels included, in the order domains first name it (a domain's
+    /// kernel, then its upgrade kernel): the order of their boot modules.</summary>
     public IReadOnlyList<KernelImage> Kernels { get; }
 
     /// <summary>The boot module holding the domain's kernel, counted from the manifest's own module (0).</summary>
-    public int ModuleOf(DomainSpec domain)
+    public int ModuleOf(DomainSpec domain) => ModuleOf(domain.Kernel, domain);
+
+    /// <summary>The boot module holding the domain's upgrade kernel, counted as <see cref="ModuleOf"/>; 0 for none.</summary>
+    public int UpgradeModuleOf(DomainSpec domain) => domain.KernelUpgrade is null ? 0 : ModuleOf(domain.KernelUpgrade, domain);
+
+    private int ModuleOf(KernelImage kernel, DomainSpec domain)
     {
         for (int i = 0; i < Kernels.Count; i++)
         {
-            if (Kernels[i].Path == domain.Kernel.Path) return i + 1;
+            if (Kernels[i].Path == kernel.Path) return i + 1;
         }
-        throw new ArgumentException($"domain {domain.Name}'s kernel is not one of this manifest's", nameof(domain));
+        throw new ArgumentException($"domain {domain.Name}'s kernel {kernel.Name} is not one of this manifest's", nameof(domain));
     }
 
     /// <summary>
@@ -85,7 +108,10 @@ public sealed class Manifest
 /// kernel value as first written, which is a plain word or path safe on a grub.cfg line.</summary>
 public sealed record KernelImage(string Name, string Path);
 
-/// <summary>One domain, every default filled in. Times are in ms, memory in MiB.</summary>
+/// <summary>
+/// One domain, every default filled in. Times are in ms, memory in MiB. Pci and Disks are never null (left
+/// out, they are empty) and compare item by item, so two specs are equal when everything in them is.
+/// </summary>
 public sealed record DomainSpec(
     string Name,
     KernelImage Kernel,
@@ -96,7 +122,56 @@ public sealed record DomainSpec(
     int WarpLimitMs = 0,
     int UnwarpMs = 0,
     DomainAction OnCrash = DomainAction.Destroy,
-    DomainAction OnPoweroff = DomainAction.Destroy);
+    DomainAction OnPoweroff = DomainAction.Destroy,
+    KernelImage? KernelUpgrade = null,
+    IReadOnlyList<PciAddress>? Pci = null,
+    IReadOnlyList<DiskSpec>? Disks = null)
+{
+    private readonly ValueList<PciAddress> _pci = new(Pci ?? []);
+    private readonly ValueList<DiskSpec> _disks = new(Disks ?? []);
+
+    public IReadOnlyList<PciAddress> Pci { get => _pci; init => _pci = new(value); }
+
+    public IReadOnlyList<DiskSpec> Disks { get => _disks; init => _disks = new(value); }
+}
+
+/// <summary>A read-only copy of a list that is equal to another of the same items, so a record holding one keeps value equality.</summary>
+public sealed class ValueList<T>(IEnumerable<T> items) : System.Collections.ObjectModel.ReadOnlyCollection<T>(items.ToList()), IEquatable<ValueList<T>>
+{
+    public bool Equals(ValueList<T>? other) => other is not null && this.SequenceEqual(other);
+
+    public override bool Equals(object? obj) => Equals(obj as ValueList<T>);
+
+    public override int GetHashCode() => this.Aggregate(Count, HashCode.Combine);
+}
+
+/// <summary>A PCI function of segment 0 (xl-pci-configuration(5)'s BDF); Sbdf is how Xen's domctl names it.</summary>
+public readonly record struct PciAddress(int Bus, int Device, int Function)
+{
+    public int Sbdf => Bus << 8 | Device << 3 | Function;
+
+    public override string ToString() => $"0000:{Bus:x2}:{Device:x2}.{Function}";
+}
+
+/// <summary>
+/// A virtual disk (xl-disk-configuration(5)): the guest's xvd disk Vdev (0 for xvda) served by the domain
+/// Backend from its physical disk Target (0 for vda), sectors StartSector to StartSector + Sectors, where
+/// Sectors 0 means the whole target.
+/// </summary>
+public readonly record struct DiskSpec(string Backend, int Vdev, bool Writable, int Target, long StartSector = 0, long Sectors = 0)
+{
+    public bool IsWholeTarget => Sectors == 0;
+
+    /// <summary>One past the last sector, the end of any disk when the range is the whole target.</summary>
+    public long EndSector => IsWholeTarget ? long.MaxValue : StartSector + Sectors;
+
+    public string VdevName => "xvd" + (char)('a' + Vdev);
+
+    public string TargetName => TargetNameOf(Target);
+
+    /// <summary>The back-end's name for its disk number target: vda for 0.</summary>
+    public static string TargetNameOf(int target) => "vd" + (char)('a' + target);
+}
 
 /// <summary>One error in a manifest: where (1-based line and column) and what, as a sentence.</summary>
 public sealed record ManifestDiagnostic(string Source, int Line, int Column, string Message)

@@ -22,7 +22,11 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     private static readonly string[] TopLevelKeys = ["system", "domain"];
     private static readonly string[] SystemKeys = ["exit_when_done", "machine_memory"];
     private static readonly string[] DomainKeys =
-        ["name", "kernel", "memory", "cmdline", "weight", "warp", "warp_limit", "unwarp", "on_crash", "on_poweroff", "count"];
+        ["name", "kernel", "memory", "cmdline", "weight", "warp", "warp_limit", "unwarp", "on_crash", "on_poweroff", "count",
+         "kernel_upgrade", "pci", "disk"];
+
+    /// <summary>The domain a disk's backend names unless it names another: xl.cfg's default is dom0, Keel's blkback.</summary>
+    private const string DefaultDiskBackend = "blkback";
 
     /// <summary>16 TiB: far beyond any machine Keel runs on, but a bound all the same.</summary>
     private const int MaxMachineMemoryMiB = 1 << 24;
@@ -33,10 +37,22 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     private readonly TomlMetadataStore _positions = new();
     private readonly Dictionary<string, (XenElfImage? Image, string? Problem)> _kernelFiles = [];
 
-    /// <summary>A [[domain]] table decoded: the domain with its defaults, before count expansion.</summary>
-    private sealed record DomainEntry(DomainSpec Domain, int? Count, Position NameAt, Position CountAt, Position CommandLineAt);
+    /// <summary>Where each item of each array value is, by the position of its key: the object model keeps
+    /// positions of keys only, and an error about one pci or disk string should point at that string.</summary>
+    private Dictionary<Position, List<Position>> _arrayItems = [];
 
-    private readonly record struct Position(int Line, int Column);
+    /// <summary>A [[domain]] table decoded: the domain with its defaults, before count expansion, and where
+    /// each of its pci and disk strings is.</summary>
+    private sealed record DomainEntry(DomainSpec Domain, int? Count, Position NameAt, Position CountAt, Position CommandLineAt,
+        IReadOnlyList<Position> PciAt, IReadOnlyList<Position> DiskAt);
+
+    /// <summary>One copy of a domain after count expansion, with the entry it was made from.</summary>
+    private sealed record Copy(DomainSpec Domain, DomainEntry Entry);
+
+    private readonly record struct Position(int Line, int Column) : IComparable<Position>
+    {
+        public int CompareTo(Position other) => Line != other.Line ? Line.CompareTo(other.Line) : Column.CompareTo(other.Column);
+    }
 
     public Manifest Load(string text)
     {
@@ -47,6 +63,7 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
                 _errors.Add(new(sourceName, diagnostic.Span.Start.Line + 1, diagnostic.Span.Start.Column + 1, diagnostic.Message));
         }
         if (_errors.Count > 0) throw new ManifestException(_errors);
+        _arrayItems = ArrayItems(syntax);
 
         TomlTable root;
         try
@@ -77,7 +94,10 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
             }
         }
 
-        var domains = Expand(entries);
+        var copies = Expand(entries);
+        var domains = copies.Select(c => c.Domain).ToList();
+        CheckDevices(copies);
+        CheckDisks(copies);
         if (machineMemory is int machine && root.TryGetValue("system", out var systemValue) && systemValue is TomlTable system)
         {
             long total = domains.Sum(d => (long)d.MemoryMiB);
@@ -153,13 +173,71 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
         DomainAction onCrash = Action(table, "on_crash", label, restartAllowed: true);
         DomainAction onPoweroff = Action(table, "on_poweroff", label, restartAllowed: false);
         int? count = Integer(table, "count", label, 1, ManifestLimits.MaxDomains, "the number of copies");
+        // A bad pci or disk string is left out of its list rather than dropping the domain, so the checks
+        // across domains still see the rest and report their errors too.
+        int itemErrors = _errors.Count;
+        var (pci, pciAt) = XlList(table, "pci", label, "devices", ManifestLimits.MaxPciDevicesPerDomain,
+            XlSyntax.ParsePci, (a, b) => a == b, device => $"device {device}");
+        var (disks, diskAt) = XlList(table, "disk", label, "disks", ManifestLimits.MaxDisksPerDomain,
+            (text, problems) => XlSyntax.ParseDisk(text, DefaultDiskBackend, problems), (a, b) => a.Vdev == b.Vdev, disk => $"vdev {disk.VdevName}");
+        itemErrors = _errors.Count - itemErrors;
 
         KernelImage? kernel = kernelValue is null ? null : ResolveKernel(kernelValue, At(table, "kernel"), label);
         if (kernel is not null && memory is int mebibytes) CheckFits(kernel, mebibytes, At(table, "memory"), label);
-        if (_errors.Count > errorsBefore || name is null || kernel is null || memory is null) return null;
+        string? upgradeValue = String(table, "kernel_upgrade", label);
+        KernelImage? upgrade = upgradeValue is null ? null : ResolveKernel(upgradeValue, At(table, "kernel_upgrade"), label, "kernel_upgrade");
+        if (upgrade is not null && memory is int upgradeMebibytes) CheckFits(upgrade, upgradeMebibytes, At(table, "kernel_upgrade"), label);
+        if (_errors.Count - itemErrors > errorsBefore || name is null || kernel is null || memory is null) return null;
 
-        var domain = new DomainSpec(name, kernel, memory.Value, commandLine, weight, warp, warpLimit, unwarp, onCrash, onPoweroff);
-        return new DomainEntry(domain, count, At(table, "name"), At(table, "count"), At(table, "cmdline"));
+        var domain = new DomainSpec(name, kernel, memory.Value, commandLine, weight, warp, warpLimit, unwarp, onCrash, onPoweroff, upgrade, pci, disks);
+        return new DomainEntry(domain, count, At(table, "name"), At(table, "count"), At(table, "cmdline"), pciAt, diskAt);
+    }
+
+    /// <summary>
+    /// An array of xl strings, xl.cfg's pci or disk: each parsed (a bad one is reported and left out), none
+    /// the same as an earlier one (the same device, or the same vdev), at most limit of them. The checks
+    /// across domains (a device held twice, a backend that cannot serve a disk) wait until every domain is read.
+    /// </summary>
+    private (List<T> Items, List<Position> At) XlList<T>(TomlTable table, string key, string label, string noun, int limit,
+        Func<string, List<string>, T?> parse, Func<T, T, bool> same, Func<T, string> describe) where T : struct
+    {
+        var values = new List<T>();
+        var at = new List<Position>();
+        var items = Strings(table, key, label);
+        if (items.Count > limit)
+            Error(At(table, key), $"{label}: {key} lists {items.Count} {noun}; a domain has at most {limit}");
+        foreach (var (text, position) in items)
+        {
+            var problems = new List<string>();
+            if (parse(text, problems) is not T value)
+            {
+                foreach (string problem in problems) Error(position, $"{label}: {key} \"{text}\": {problem}");
+                continue;
+            }
+            int first = values.FindIndex(v => same(v, value));
+            if (first >= 0)
+            {
+                Error(position, $"{label}: {key} \"{text}\": {describe(value)} is used twice (line {at[first].Line} has it too)");
+                continue;
+            }
+            values.Add(value);
+            at.Add(position);
+        }
+        return (values, at);
+    }
+
+    /// <summary>An array of strings with each one's position; an error, and nothing, if the value is not one.</summary>
+    private List<(string Text, Position At)> Strings(TomlTable table, string key, string label)
+    {
+        if (!table.TryGetValue(key, out var value)) return [];
+        Position keyAt = At(table, key);
+        if (value is not TomlArray array || array.Any(item => item is not string))
+        {
+            Error(keyAt, $"{label}: {key} must be an array of strings, not {(value is TomlArray ? "an array holding other values" : TypeName(value))}");
+            return [];
+        }
+        var positions = _arrayItems.GetValueOrDefault(keyAt);
+        return array.Select((item, i) => ((string)item!, positions is not null && i < positions.Count ? positions[i] : keyAt)).ToList();
     }
 
     /// <summary>
@@ -223,11 +301,11 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     /// A kernel value containing '/' or ending in .elf is a path relative to the manifest; anything else names
     /// a domain image the build makes. Either way the file is read as the domain builder will read it.
     /// </summary>
-    private KernelImage? ResolveKernel(string value, Position at, string label)
+    private KernelImage? ResolveKernel(string value, Position at, string label, string key = "kernel")
     {
         if (value.Length > MaxKernelValueLength || !KernelPattern().IsMatch(value))
         {
-            Error(at, $"{label}: kernel = \"{value}\" must be an image name or a path of at most {MaxKernelValueLength} letters, digits and . _ + / - (it goes on a grub.cfg line)");
+            Error(at, $"{label}: {key} = \"{value}\" must be an image name or a path of at most {MaxKernelValueLength} letters, digits and . _ + / - (it goes on a grub.cfg line)");
             return null;
         }
         bool isPath = value.Contains('/') || value.EndsWith(".elf", StringComparison.Ordinal);
@@ -238,8 +316,8 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
                 ? string.Join(", ", Directory.GetFiles(domainsDirectory, "*.elf").Select(Path.GetFileNameWithoutExtension).Order())
                 : "";
             Error(at, isPath
-                ? $"{label}: kernel = \"{value}\": {path} does not exist"
-                : $"{label}: kernel = \"{value}\": the build makes no domain image of that name ({path} does not exist; it makes: {(known.Length > 0 ? known : "none yet")})");
+                ? $"{label}: {key} = \"{value}\": {path} does not exist"
+                : $"{label}: {key} = \"{value}\": the build makes no domain image of that name ({path} does not exist; it makes: {(known.Length > 0 ? known : "none yet")})");
             return null;
         }
         if (!_kernelFiles.TryGetValue(path, out var parsed))
@@ -250,7 +328,7 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
         }
         if (parsed.Problem is not null)
         {
-            Error(at, $"{label}: kernel = \"{value}\": {path} is not a PV64 kernel: {parsed.Problem}");
+            Error(at, $"{label}: {key} = \"{value}\": {path} is not a PV64 kernel: {parsed.Problem}");
             return null;
         }
         return new KernelImage(value, path);
@@ -280,9 +358,9 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
     /// A domain with a count becomes count domains named name-0 .. name-(count-1) (with count = 1 too, so
     /// the names do not change as the count does); then names must be unique and the totals bounded.
     /// </summary>
-    private List<DomainSpec> Expand(List<DomainEntry> entries)
+    private List<Copy> Expand(List<DomainEntry> entries)
     {
-        var domains = new List<DomainSpec>();
+        var domains = new List<Copy>();
         var defined = new Dictionary<string, Position>();
         long commandLineBytes = 0;
         foreach (var entry in entries)
@@ -315,11 +393,108 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
                     continue;
                 }
                 defined[name] = at;
-                domains.Add(entry.Domain with { Name = name });
+                domains.Add(new Copy(entry.Domain with { Name = name }, entry));
             }
         }
         return domains;
     }
+
+    /// <summary>
+    /// Each PCI function goes to one domain only: two holders could each program its DMA into the other's
+    /// memory. Copies of one entry share its strings, so a clash is reported once per pair of strings, and
+    /// a clash among copies as the count that makes it.
+    /// </summary>
+    private void CheckDevices(List<Copy> copies)
+    {
+        var holders = new Dictionary<PciAddress, (Copy Copy, Position At)>();
+        var reported = new HashSet<(Position, Position)>();
+        int total = 0;
+        foreach (var copy in copies)
+        {
+            var devices = copy.Domain.Pci;
+            total += devices.Count;
+            if (devices.Count > 0 && total > ManifestLimits.MaxPciDevices && total - devices.Count <= ManifestLimits.MaxPciDevices)
+                Error(copy.Entry.PciAt[0], $"domain \"{copy.Domain.Name}\": with it {total} PCI devices are given out, more than the {ManifestLimits.MaxPciDevices} allowed");
+            for (int i = 0; i < devices.Count; i++)
+            {
+                Position at = copy.Entry.PciAt[i];
+                if (!holders.TryAdd(devices[i], (copy, at)))
+                {
+                    var holder = holders[devices[i]];
+                    if (!reported.Add((holder.At, at))) continue;
+                    Error(at, ReferenceEquals(holder.Copy.Entry, copy.Entry)
+                        ? $"domain \"{copy.Entry.Domain.Name}\": count = {copy.Entry.Count} would give pci device {devices[i]} to every copy; a device may be given to one domain only"
+                        : $"domain \"{copy.Domain.Name}\": pci device {devices[i]} is already given to domain \"{holder.Copy.Domain.Name}\" (line {holder.At.Line}); a device may be given to one domain only");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A disk's backend must be another domain of the manifest with a PCI function for each disk up to its
+    /// target (each virtio-blk disk is a function of its own), and disks on one target may share sectors
+    /// only when none of them is writable, or one guest could change what another reads. Disk sizes are
+    /// unknown until blkback finds its disks (it checks each range then), so that is all a build can check.
+    /// </summary>
+    private void CheckDisks(List<Copy> copies)
+    {
+        var byName = copies.ToDictionary(c => c.Domain.Name);
+        var unserved = new HashSet<Position>();
+        foreach (var copiesOfEntry in copies.GroupBy(c => c.Entry, ReferenceEqualityComparer.Instance))
+        {
+            var entry = (DomainEntry)copiesOfEntry.Key!;
+            for (int i = 0; i < entry.Domain.Disks.Count; i++)
+            {
+                DiskSpec disk = entry.Domain.Disks[i];
+                string? problem = BackendProblem(disk, copiesOfEntry.Any(c => c.Domain.Name == disk.Backend), byName.GetValueOrDefault(disk.Backend)?.Domain);
+                if (problem is null) continue;
+                Error(entry.DiskAt[i], $"domain \"{entry.Domain.Name}\": disk {disk.VdevName}: {problem}");
+                unserved.Add(entry.DiskAt[i]);
+            }
+        }
+
+        var disks = copies.SelectMany(c => c.Domain.Disks.Select((disk, i) => (c.Domain.Name, Disk: disk, At: c.Entry.DiskAt[i], c.Entry))).ToList();
+        if (disks.Count > ManifestLimits.MaxDisks)
+        {
+            var passing = disks[ManifestLimits.MaxDisks];
+            Error(passing.At, $"domain \"{passing.Name}\": with it the manifest has {disks.Count} disks, more than the {ManifestLimits.MaxDisks} allowed");
+            return;
+        }
+        // Each pair of strings once, whichever copies meet on it and in whichever order.
+        var reported = new HashSet<(Position, Position)>();
+        foreach (var onTarget in disks.Where(d => !unserved.Contains(d.At)).GroupBy(d => (d.Disk.Backend, d.Disk.Target)))
+        {
+            var list = onTarget.ToList();
+            for (int j = 1; j < list.Count; j++)
+            {
+                for (int i = 0; i < j; i++)
+                {
+                    var (a, b) = (list[i], list[j]);
+                    bool overlap = a.Disk.StartSector < b.Disk.EndSector && b.Disk.StartSector < a.Disk.EndSector;
+                    var pair = a.At.CompareTo(b.At) <= 0 ? (a.At, b.At) : (b.At, a.At);
+                    if (!overlap || !(a.Disk.Writable || b.Disk.Writable) || !reported.Add(pair)) continue;
+                    Error(b.At, a.At == b.At
+                        ? $"domain \"{b.Entry.Domain.Name}\": count = {b.Entry.Count} gives every copy disk {b.Disk.VdevName} on {Sectors(b.Disk)}, writable; give each copy a range of its own or make it read-only"
+                        : $"domain \"{b.Name}\": disk {b.Disk.VdevName} on {Sectors(b.Disk)} shares sectors with domain \"{a.Name}\"'s disk {a.Disk.VdevName} on {Sectors(a.Disk)} (line {a.At.Line}), and one of them is writable; disks may share sectors only read-only");
+                }
+            }
+        }
+    }
+
+    /// <summary>Why the backend cannot serve the disk, or null when it can.</summary>
+    private static string? BackendProblem(DiskSpec disk, bool servesItself, DomainSpec? backend)
+    {
+        if (backend is null)
+            return $"backend \"{disk.Backend}\" is not a domain of this manifest{(disk.Backend == DefaultDiskBackend ? " (a disk without backend= is served by blkback)" : "")}";
+        if (servesItself) return $"backend \"{disk.Backend}\" is this domain itself; a domain cannot serve its own disks";
+        int found = backend.Pci.Count;
+        if (found == 0) return $"backend \"{disk.Backend}\" has no pci devices, so it finds no disks to serve; give it its virtio-blk devices with pci";
+        if (disk.Target < found) return null;
+        return $"target {disk.TargetName}: backend \"{disk.Backend}\" has {found} pci device{(found == 1 ? ", so it finds one disk at most, vda" : $"s, so it finds {found} disks at most, vda to {DiskSpec.TargetNameOf(found - 1)}")}";
+    }
+
+    private static string Sectors(DiskSpec disk) =>
+        (disk.IsWholeTarget ? "all of " : $"sectors {disk.StartSector} to {disk.EndSector - 1} of ") + $"{disk.TargetName} of \"{disk.Backend}\"";
 
     /// <summary>Passes the value through, reporting the key missing at the domain's header when it is absent.</summary>
     private T? Required<T>(TomlTable table, string key, string label, Position header, T? value)
@@ -398,6 +573,20 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
             ? new Position(metadata.Span.Start.Line + 1, metadata.Span.Start.Column + 1)
             : new Position(1, 1);
 
+    /// <summary>Each array value's item positions by its key's position (what the object model's metadata gives).</summary>
+    private static Dictionary<Position, List<Position>> ArrayItems(DocumentSyntax syntax)
+    {
+        var items = new Dictionary<Position, List<Position>>();
+        foreach (var keyValue in syntax.Descendants().OfType<KeyValueSyntax>())
+        {
+            if (keyValue.Key is null || keyValue.Value is not ArraySyntax array) continue;
+            items[Start(keyValue.Key)] = array.Items.Where(item => item.Value is not null).Select(item => Start(item.Value!)).ToList();
+        }
+        return items;
+    }
+
+    private static Position Start(SyntaxNode node) => new(node.Span.Start.Line + 1, node.Span.Start.Column + 1);
+
     /// <summary>Where each [[domain]] header is, in order, so an error about a whole domain can point at it.</summary>
     private static List<Position> DomainHeaders(DocumentSyntax syntax) =>
         syntax.Tables.OfType<TableArraySyntax>()
@@ -407,7 +596,7 @@ internal sealed partial class ManifestLoader(string sourceName, string baseDirec
 
     private void Error(Position at, string message) => _errors.Add(new(sourceName, at.Line, at.Column, message));
 
-    private static bool IsName(string text) => text.Length <= ManifestLimits.MaxNameBytes && NamePattern().IsMatch(text);
+    internal static bool IsName(string text) => text.Length <= ManifestLimits.MaxNameBytes && NamePattern().IsMatch(text);
 
     [GeneratedRegex("^[a-z0-9-]+$")]
     private static partial Regex NamePattern();

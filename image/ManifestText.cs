@@ -6,13 +6,17 @@ namespace Keel.Image;
 /// <summary>
 /// Writes a checked <see cref="Manifest"/> as the text module the control domain reads:
 /// <code>
-/// keel-manifest 1
+/// keel-manifest 2
 /// system exit_when_done=0
-/// domain name=hello module=1 memory=16 weight=256 warp=0 warp_limit=0 unwarp=0 on_crash=destroy on_poweroff=destroy cmdline=hello
-/// end domains=1
+/// domain name=blkback module=1 upgrade_module=0 memory=32 weight=256 warp=0 warp_limit=0 unwarp=0 on_crash=restart on_poweroff=destroy cmdline=
+/// domain name=hello module=2 upgrade_module=0 memory=16 weight=256 warp=0 warp_limit=0 unwarp=0 on_crash=destroy on_poweroff=destroy cmdline=hello
+/// pci domain=blkback sbdf=32
+/// disk domain=hello backend=blkback vdev=xvda access=rw target=0 start=0 sectors=0
+/// end domains=2 pci=1 disks=1
 /// </code>
 /// one domain a line, every default written out, the command line percent-encoded so that its spaces
-/// survive. The grammar and every limit are given once, at the top of runtime/Manifest.cs, whose reader is
+/// survive; then every domain's PCI devices and then every domain's disks, each in domain order, named by
+/// their domain (the reader turns names into indexes). The grammar and every limit are given once, at the top of runtime/Manifest.cs, whose reader is
 /// the format's definition: before the text is returned that reader reads it, so a manifest it would refuse
 /// fails the build instead of the boot.
 /// </summary>
@@ -25,13 +29,25 @@ public static class ManifestText
         s.Append("system exit_when_done=").Append(manifest.ExitWhenDone ? 1 : 0).Append('\n');
         foreach (var d in manifest.Domains)
         {
-            s.Append($"domain name={d.Name} module={manifest.ModuleOf(d)} memory={d.MemoryMiB} weight={d.Weight}");
+            s.Append($"domain name={d.Name} module={manifest.ModuleOf(d)} upgrade_module={manifest.UpgradeModuleOf(d)} memory={d.MemoryMiB} weight={d.Weight}");
             s.Append($" warp={d.WarpMs} warp_limit={d.WarpLimitMs} unwarp={d.UnwarpMs}");
             s.Append($" on_crash={ActionName(d.OnCrash)} on_poweroff={ActionName(d.OnPoweroff)} cmdline=");
             AppendEncoded(s, d);
             s.Append('\n');
         }
-        s.Append("end domains=").Append(manifest.Domains.Count).Append('\n');
+        foreach (var d in manifest.Domains)
+        {
+            foreach (var device in d.Pci) s.Append($"pci domain={d.Name} sbdf={device.Sbdf}\n");
+        }
+        foreach (var d in manifest.Domains)
+        {
+            foreach (var disk in d.Disks)
+            {
+                s.Append($"disk domain={d.Name} backend={disk.Backend} vdev={disk.VdevName} access={(disk.Writable ? "rw" : "ro")}");
+                s.Append($" target={disk.Target} start={disk.StartSector} sectors={disk.Sectors}\n");
+            }
+        }
+        s.Append($"end domains={manifest.Domains.Count} pci={manifest.Domains.Sum(d => d.Pci.Count)} disks={manifest.Domains.Sum(d => d.Disks.Count)}\n");
 
         string text = s.ToString();
         var error = Keel.Runtime.Manifest.TryRead(Encoding.ASCII.GetBytes(text), out _);
