@@ -66,6 +66,7 @@ var domains = new (string Assembly, string Output)[]
 {
     ("artifacts/bin/Keel.Guests.Control/release/Keel.Control.dll", ControlDomain),
     ("artifacts/bin/Keel.Guests.TestDomain/release/Keel.TestDomain.dll", TestDomain),
+    ("artifacts/bin/Keel.Blkback/release/Keel.Blkback.dll", "artifacts/domains/blkback.elf"),
 };
 
 // Debian's GRUB for Xen (grub-xen-bin), unmodified, as a guest kernel: grub-mkimage links the platform's
@@ -111,6 +112,8 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-bench.img", "", control, "tests/Keel.Bench/Manifests/bench.toml"),
     ("keel-guest-hypercalls.img", "", control, TestManifest("guest-hypercalls")),
     ("keel-guest-grub.img", "", control, TestManifest("guest-grub")),
+    ("keel-device-probe.img", "", control, TestManifest("device-probe")),
+    ("keel-blk-direct.img", "", control, TestManifest("blk-direct")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

@@ -105,6 +105,12 @@ namespace Keel.Guests.Control
             }
             ConsoleBackend.Attach((ushort)id, d.Name, services);
             StoreService.Introduce((ushort)id, d.Name, (uint)d.MemoryMiB, services);
+            for (int p = d.FirstPci; p < d.FirstPci + d.PciCount; p++)
+            {
+                uint sbdf = (uint)s_manifest.PciDevices[p].Sbdf;
+                string refused = PciAttach.Attach((ushort)id, sbdf, d.Name);
+                if (refused != null) DomainConsole.WriteLine("control: cannot give PCI " + PciAttach.Name(sbdf) + " to " + d.Name + ": " + refused);
+            }
             return true;
         }
 

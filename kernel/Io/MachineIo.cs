@@ -45,7 +45,16 @@ namespace Keel.Kernel.Io
             lines.Add(0, 0);
             lines.Add(2, 2);
             lines.Add(4, 4);
-            Permissions = new IoPermissions(domains, new[] { memory, ports, lines }, new[] { MachineFrames, Ports, (ulong)InterruptLines<IoApicPins>.MaxLines });
+            // Filled one by one: an array initialiser of constants needs a runtime helper the kernel does not have.
+            var reserved = new RangeSet[3];
+            reserved[(int)IoResource.Memory] = memory;
+            reserved[(int)IoResource.Ports] = ports;
+            reserved[(int)IoResource.Irqs] = lines;
+            var limits = new ulong[3];
+            limits[(int)IoResource.Memory] = MachineFrames;
+            limits[(int)IoResource.Ports] = Ports;
+            limits[(int)IoResource.Irqs] = InterruptLines<IoApicPins>.MaxLines;
+            Permissions = new IoPermissions(domains, reserved, limits);
             Devices = new DeviceAssignments();
             Lines = new InterruptLines<IoApicPins>(domains, IoApic.Pins, default);
         }
