@@ -131,10 +131,12 @@ public sealed partial class VirtualBlockDevice
                 Take(in slot);
             }
 
-            // Unanswered requests never outnumber the slots, so the pool only runs dry when the ring is
-            // full of them; the rest wait in the ring and are taken after completions free the pool.
+            // Unanswered requests never outnumber the slots, so the pool only runs dry when every slot
+            // holds one: nothing more may be taken until some are answered. The producer index is still
+            // checked, so a front-end that publishes into slots awaiting answers is cut off now.
             if (_freePending.IsEmpty)
             {
+                _ring.UnconsumedRequests();
                 break;
             }
         }
