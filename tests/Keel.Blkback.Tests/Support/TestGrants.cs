@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Runtime.InteropServices;
 using Keel.Blkback.Core;
 
@@ -27,11 +28,9 @@ public sealed unsafe class TestGrants : GrantMapper, IDisposable
     /// <summary>Runs inside every map, before it succeeds or fails.</summary>
     public Action<uint> OnMap { get; set; }
 
-    public int LiveDeviceMappings { get; private set; }
+    public int LiveDeviceMappings => _live.Values.Count(m => m.Device);
 
-    public int LiveCpuMappings { get; private set; }
-
-    public int Live => LiveDeviceMappings + LiveCpuMappings;
+    public int Live => _live.Count;
 
     public int DeviceMaps { get; private set; }
 
@@ -75,41 +74,15 @@ public sealed unsafe class TestGrants : GrantMapper, IDisposable
     public override bool TryMapForDevice(ushort frontend, uint grantRef, bool deviceWrites, out ulong busAddress, out uint handle)
     {
         DeviceMaps++;
-        if (!TryMap(frontend, grantRef, deviceWrites, true, out busAddress, out handle))
-        {
-            return false;
-        }
-
-        LiveDeviceMappings++;
-        return true;
+        return TryMap(frontend, grantRef, deviceWrites, true, out busAddress, out handle);
     }
 
-    public override void UnmapForDevice(uint handle, ulong busAddress)
-    {
-        if (Unmap(handle, busAddress, true))
-        {
-            LiveDeviceMappings--;
-        }
-    }
+    public override void UnmapForDevice(uint handle, ulong busAddress) => Unmap(handle, busAddress, true);
 
-    public override bool TryMapForCpu(ushort frontend, uint grantRef, out ulong virtualAddress, out uint handle)
-    {
-        if (!TryMap(frontend, grantRef, false, false, out virtualAddress, out handle))
-        {
-            return false;
-        }
+    public override bool TryMapForCpu(ushort frontend, uint grantRef, out ulong virtualAddress, out uint handle) =>
+        TryMap(frontend, grantRef, false, false, out virtualAddress, out handle);
 
-        LiveCpuMappings++;
-        return true;
-    }
-
-    public override void UnmapForCpu(ulong virtualAddress, uint handle)
-    {
-        if (Unmap(handle, virtualAddress, false))
-        {
-            LiveCpuMappings--;
-        }
-    }
+    public override void UnmapForCpu(ulong virtualAddress, uint handle) => Unmap(handle, virtualAddress, false);
 
     private bool TryMap(ushort frontend, uint grantRef, bool writable, bool device, out ulong address, out uint handle)
     {
@@ -128,16 +101,15 @@ public sealed unsafe class TestGrants : GrantMapper, IDisposable
         return true;
     }
 
-    private bool Unmap(uint handle, ulong address, bool device)
+    private void Unmap(uint handle, ulong address, bool device)
     {
         if (!_live.TryGetValue(handle, out var mapping) || mapping.Address != address || mapping.Device != device)
         {
             BadUnmaps++;
-            return false;
+            return;
         }
 
         _live.Remove(handle);
-        return true;
     }
 
     public void Dispose()
