@@ -1,0 +1,10 @@
+using Keel.Blkback.Core;
+
+namespace Keel.Blkback.Tests.Support;
+
+public sealed class CountingNotifier : Notifier
+{
+    public int Notifications { get; private set; }
+
+    public override void Notify() => Notifications++;
+}
