@@ -114,6 +114,8 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-guest-grub.img", "", control, TestManifest("guest-grub")),
     ("keel-device-probe.img", "", control, TestManifest("device-probe")),
     ("keel-blk-direct.img", "", control, TestManifest("blk-direct")),
+    ("keel-blk-two-write.img", "", control, TestManifest("blk-two-write")),
+    ("keel-blk-two-verify.img", "", control, TestManifest("blk-two-verify")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

@@ -81,6 +81,12 @@ namespace Keel.Blkback
             return true;
         }
 
+        /// <summary>Serves whichever disks' interrupts fired.</summary>
+        internal static void TakeAllInterrupts()
+        {
+            for (int i = 0; i < Count; i++) TakeInterrupt(i);
+        }
+
         private static long BindLine(int line, out int pirq)
         {
             pirq = -1;

@@ -102,6 +102,33 @@ namespace Keel.Runtime
             return rc != 0 ? rc : op.Status;
         }
 
+        /// <summary>
+        /// Maps another domain's grant for a device only (GNTMAP_device_map, no host mapping): the bus address a
+        /// device may DMA to or from (the frame's machine address, with no IOMMU), read-only when the device
+        /// only reads the page. The GNTST status, or a negative errno.
+        /// </summary>
+        public static long MapForDevice(ushort domain, uint reference, bool readOnly, out ulong busAddress, out uint handle)
+        {
+            GrantMapRequest op = default;
+            op.Flags = GrantMapFlags.DeviceMap | (readOnly ? GrantMapFlags.ReadOnly : 0);
+            op.Ref = reference;
+            op.Domain = domain;
+            long rc = Operation(GrantTableCommand.MapGrantRef, &op);
+            handle = op.Handle;
+            busAddress = op.DeviceBusAddress;
+            return rc != 0 ? rc : op.Status;
+        }
+
+        /// <summary>Undoes <see cref="MapForDevice"/>.</summary>
+        public static long UnmapForDevice(ulong busAddress, uint handle)
+        {
+            GrantUnmapRequest op = default;
+            op.DeviceBusAddress = busAddress;
+            op.Handle = handle;
+            long rc = Operation(GrantTableCommand.UnmapGrantRef, &op);
+            return rc != 0 ? rc : op.Status;
+        }
+
         public static long Unmap(ulong va, uint handle)
         {
             GrantUnmapRequest op = default;

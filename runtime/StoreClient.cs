@@ -97,6 +97,17 @@ namespace Keel.Runtime
             return path;
         }
 
+        /// <summary>The store's port, for an event loop that waits on it among others.</summary>
+        public static uint Port => s_port;
+
+        /// <summary>A watch event that has arrived, taken without waiting: its path, or null if none has.</summary>
+        public static string PollWatchEvent()
+        {
+            if (s_page == null) return null;
+            while (s_watchEventLength == 0 && ReceiveOne(out _)) { }
+            return TakeWatchEvent();
+        }
+
         /// <summary>Waits (sleeping on the store port) for a watch event; its path.</summary>
         public static string WaitForWatchEvent()
         {

@@ -202,6 +202,25 @@ public sealed partial class VirtualBlockDevice
         ReleaseWhenIdle();
     }
 
+    /// <summary>
+    /// Serves the same front-end's next ring after a disconnect (it reconnected to this back-end), reusing
+    /// everything this engine allocated, so a front-end that connects and disconnects over and over costs the
+    /// back-end no memory (there is no collector). False while the disk still holds requests of the old
+    /// ring, or if the new ring has another number of slots than the one the engine was made for.
+    /// </summary>
+    public bool TryReattach(BackRing<BlkifRequest, BlkifResponse> ring)
+    {
+        if (!_disconnected || InFlight != 0 || Pending != 0 || ring.Size != (uint)_pending.Length)
+        {
+            return false;
+        }
+
+        _ring = ring;
+        _disconnected = false;
+        _released = false;
+        return true;
+    }
+
     private void SubmitAndKick()
     {
         if (_queue.Submit())

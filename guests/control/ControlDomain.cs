@@ -26,6 +26,12 @@ namespace Keel.Guests.Control
         private static long[] s_ids;
         private static bool[] s_ended;
         private static int s_restarts;
+
+        /// <summary>Driver domains the control domain destroyed itself once every guest had ended.</summary>
+        private static bool[] s_stopped;
+
+        /// <summary>Domains switched to their kernel_upgrade image by the shell's upgrade: every later build uses it.</summary>
+        private static bool[] s_upgraded;
         private static bool s_allPoweredOff = true;
         private static uint s_firstModule;
 
@@ -42,10 +48,13 @@ namespace Keel.Guests.Control
             ManifestDomain[] domains = s_manifest.Domains;
             s_ids = new long[domains.Length];
             s_ended = new bool[domains.Length];
+            s_stopped = new bool[domains.Length];
+            s_upgraded = new bool[domains.Length];
             ulong started = Clock.Now;
             // Every domain is built (its store nodes written, its console attached) before any runs, as a
             // toolstack sets a system up: a front-end then always finds its back-end's domain.
             for (int i = 0; i < domains.Length; i++) Build(i);
+            WireDisks(-1);
             for (int i = 0; i < domains.Length; i++) Run(i);
             DomainConsole.WriteLine("control: " + DomainConsole.Decimal(domains.Length) + " domains started in " + DomainConsole.Decimal((long)((Clock.Now - started) / 1_000_000)) + " ms; "
                 + DomainConsole.Decimal(CountRunning()) + " running at system time " + DomainConsole.Decimal((long)(Clock.Now / 1_000_000)) + " ms");
@@ -59,10 +68,12 @@ namespace Keel.Guests.Control
                 ConsoleBackend.Serve();
                 StoreService.Serve();
                 SerialConsole.Serve();
+                Shell.Tick();
                 bool ended = domainException > 0 && Events.TakePending((uint)domainException);
                 if (!ended && Clock.Now < nextWatch) continue;
                 nextWatch = Clock.Now + PollInterval;
                 if (Watch() && s_manifest.ExitWhenDone) Stop(s_allPoweredOff ? ShutdownReason.Poweroff : ShutdownReason.Crash);
+                if (s_manifest.ExitWhenDone && GuestsEnded()) StopDriverDomains();
             }
         }
 
@@ -94,7 +105,8 @@ namespace Keel.Guests.Control
         {
             ManifestDomain d = s_manifest.Domains[i];
             const ulong Ms = 1_000_000;
-            long id = Domctl.Build(s_firstModule + (uint)d.Module, (uint)d.MemoryMiB, (uint)d.Weight, d.Name, d.CommandLine, out DomainServices services, (ulong)d.WarpMs * Ms, (ulong)d.WarpLimitMs * Ms, (ulong)d.UnwarpMs * Ms);
+            int module = s_upgraded[i] && d.UpgradeModule != 0 ? d.UpgradeModule : d.Module;
+            long id = Domctl.Build(s_firstModule + (uint)module, (uint)d.MemoryMiB, (uint)d.Weight, d.Name, d.CommandLine, out DomainServices services, (ulong)d.WarpMs * Ms, (ulong)d.WarpLimitMs * Ms, (ulong)d.UnwarpMs * Ms);
             s_ids[i] = id;
             if (id < 0)
             {
@@ -147,22 +159,131 @@ namespace Keel.Guests.Control
                 ManifestDomain d = s_manifest.Domains[i];
                 ConsoleBackend.Detach(status.Id);
                 StoreService.Release(status.Id);
+                UnplugDisksOf(i);
                 string how = status.Reason == ShutdownReason.Crash ? "crash: " + Domctl.CrashReport(status.Id) : ShutdownReasons.Name(status.Reason);
                 DomainConsole.WriteLine("control: " + d.Name + " (domain " + DomainConsole.Decimal(status.Id) + ") ended: " + how);
                 if (status.Reason == ShutdownReason.Crash && d.OnCrash == DomainAction.Restart && s_restarts < MaxRestarts)
                 {
                     s_restarts++;
                     DomainConsole.WriteLine("control: restarting " + d.Name + " (on_crash = restart)");
-                    if (Build(i)) Run(i);
+                    if (Build(i))
+                    {
+                        WireDisks(i);
+                        Run(i);
+                    }
                     allEnded = false;
                     continue;
                 }
                 s_ended[i] = true;
-                if (status.Reason != ShutdownReason.Poweroff) s_allPoweredOff = false;
+                if (status.Reason != ShutdownReason.Poweroff && !s_stopped[i]) s_allPoweredOff = false;
             }
             return allEnded;
         }
 
+
+        /// <summary>The manifest index of the domain with that name, or -1.</summary>
+        internal static int IndexOf(string name)
+        {
+            for (int i = 0; i < s_ids.Length; i++) if (s_manifest.Domains[i].Name == name) return i;
+            return -1;
+        }
+
+        internal static int DomainCount => s_ids.Length;
+
+        internal static string NameOf(int i) => s_manifest.Domains[i].Name;
+
+        internal static long IdOf(int i) => s_ids[i];
+
+        internal static bool HasEnded(int i) => s_ended[i];
+
+        internal static bool HasUpgrade(int i) => s_manifest.Domains[i].UpgradeModule != 0;
+
+        /// <summary>
+        /// The shell's restart and upgrade (xl destroy, then create again): the running domain is destroyed and
+        /// taken back at once (its console, its store nodes), built again from its own kernel or, with upgrade,
+        /// its kernel_upgrade image, given its devices and its disks' back-end nodes, and started. Its
+        /// front-ends see the old back-end vanish and reconnect to the new one.
+        /// </summary>
+        internal static bool Replace(int i, bool upgrade)
+        {
+            if (upgrade && s_manifest.Domains[i].UpgradeModule == 0) return false;
+            long old = s_ids[i];
+            if (old >= 0 && !s_ended[i])
+            {
+                Domctl.Destroy((ushort)old);
+                ConsoleBackend.Detach((ushort)old);
+                StoreService.Release((ushort)old);
+            }
+            s_ended[i] = false;
+            if (upgrade) s_upgraded[i] = true;
+            if (!Build(i)) return false;
+            WireDisks(i);
+            Run(i);
+            return true;
+        }
+
+        /// <summary>The shell's destroy (xl destroy): the domain ends; the next look reports it and applies no restart policy.</summary>
+        internal static void Destroy(int i)
+        {
+            if (s_ids[i] >= 0 && !s_ended[i]) Domctl.Destroy((ushort)s_ids[i]);
+        }
+
+        /// <summary>Whether every domain that is not a driver domain (one given PCI devices) has ended, and there was one.</summary>
+        private static bool GuestsEnded()
+        {
+            bool any = false;
+            for (int i = 0; i < s_ids.Length; i++)
+            {
+                if (s_manifest.Domains[i].PciCount > 0) continue;
+                if (!s_ended[i]) return false;
+                any = true;
+            }
+            return any;
+        }
+
+        /// <summary>
+        /// exit_when_done with only driver domains left: they serve nobody now, so they are destroyed (as
+        /// `xl destroy` would) and the next look finds every domain ended. Destroyed is not a failure: a
+        /// driver domain that never powers off by itself counts as powered off here.
+        /// </summary>
+        private static void StopDriverDomains()
+        {
+            for (int i = 0; i < s_ids.Length; i++)
+            {
+                if (s_ended[i] || s_ids[i] < 0 || s_manifest.Domains[i].PciCount == 0) continue;
+                DomainConsole.WriteLine("control: every guest has ended; destroying driver domain " + s_manifest.Domains[i].Name);
+                Domctl.Destroy((ushort)s_ids[i]);
+                s_stopped[i] = true;
+            }
+        }
+
+        /// <summary>
+        /// Writes the store nodes of every manifest disk whose guest and back-end are built (a back-end's
+        /// front-ends find it through them); with a back-end's index, only that back-end's disks, as it was
+        /// just built again after a crash: its front-ends keep their own nodes and are pointed at it.
+        /// </summary>
+        private static void WireDisks(int backend)
+        {
+            ManifestDisk[] disks = s_manifest.Disks;
+            for (int k = 0; k < disks.Length; k++)
+            {
+                if (backend >= 0 && disks[k].Backend != backend) continue;
+                long frontendId = s_ids[disks[k].Domain], backendId = s_ids[disks[k].Backend];
+                if (frontendId < 0 || backendId < 0 || s_ended[disks[k].Domain]) continue;
+                StoreService.SeedDisk((ushort)frontendId, (ushort)backendId, disks[k], frontendToo: backend < 0);
+            }
+        }
+
+        /// <summary>Domain i ended: the back-ends' directories for its disks go (libxl's device removal on destroy).</summary>
+        private static void UnplugDisksOf(int i)
+        {
+            ManifestDisk[] disks = s_manifest.Disks;
+            for (int k = 0; k < disks.Length; k++)
+            {
+                if (disks[k].Domain != i || s_ids[disks[k].Backend] < 0) continue;
+                StoreService.RemoveBackends((ushort)s_ids[disks[k].Backend], (ushort)s_ids[i]);
+            }
+        }
 
         private static void Stop(ShutdownReason reason)
         {

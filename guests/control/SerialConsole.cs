@@ -1,4 +1,5 @@
 using System;
+using Keel.Ringlib.Xen;
 using Keel.Runtime;
 
 namespace Keel.Guests.Control
@@ -7,8 +8,8 @@ namespace Keel.Guests.Control
     /// The serial input the kernel hands the control domain, as Xen hands dom0 its console input: VIRQ_CONSOLE
     /// says bytes are waiting, CONSOLEIO_read takes them from the kernel's ring. The bytes are gathered into
     /// lines (Enter sends CR; a line feed ends one too, and an empty line between CR and LF is skipped), with
-    /// backspace and DEL taking back the last byte; each complete line is, for now, echoed as
-    /// "control: input: LINE". Allocation-free: a line lives in a fixed buffer that is written out in place.
+    /// backspace and DEL taking back the last byte; each complete line is echoed as "control: input: LINE"
+    /// and run by the <see cref="Shell"/>. A line lives in a fixed buffer; the shell gets it as a string.
     /// </summary>
     internal static unsafe class SerialConsole
     {
@@ -77,12 +78,15 @@ namespace Keel.Guests.Control
             if (s_length == MaxLine) Echo();
         }
 
+        /// <summary>Echoes the line and hands it to the shell.</summary>
         private static void Echo()
         {
             int end = PrefixLength + s_length;
             s_echo[end] = (byte)'\n';
             fixed (byte* text = s_echo) Hypercall.ConsoleWrite(text, end + 1);
+            string line = DomctlAbi.Text(new ReadOnlySpan<byte>(s_echo, PrefixLength, s_length));
             s_length = 0;
+            Shell.Run(line);
         }
     }
 }

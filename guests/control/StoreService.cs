@@ -127,6 +127,60 @@ namespace Keel.Guests.Control
             return error == StoreError.None;
         }
 
+        /// <summary>
+        /// Writes a manifest disk's back-end and front-end nodes (StoreSeeder.SeedDisk): the params node names
+        /// the back-end's physical disk as "vdX" or "vdX:START+COUNT". frontendToo false: a back-end restarted,
+        /// whose front-end keeps its nodes and is pointed at the new one.
+        /// </summary>
+        internal static bool SeedDisk(ushort frontend, ushort backend, in ManifestDisk disk, bool frontendToo)
+        {
+            if (s_store == null) return false;
+            string target = "vd" + (char)('a' + disk.Target) + (disk.Sectors != 0 ? ":" + DomainConsole.Decimal(disk.StartSector) + "+" + DomainConsole.Decimal(disk.Sectors) : "");
+            string vdev = "xvd" + (char)('a' + disk.Vdev);
+            Span<byte> targetBytes = stackalloc byte[target.Length];
+            for (int i = 0; i < target.Length; i++) targetBytes[i] = (byte)target[i];
+            Span<byte> vdevBytes = stackalloc byte[vdev.Length];
+            for (int i = 0; i < vdev.Length; i++) vdevBytes[i] = (byte)vdev[i];
+            var seed = new StoreDiskSeed { Frontend = frontend, Backend = backend, DeviceId = StoreSeeder.XvdDeviceId(disk.Vdev), Writable = disk.Writable };
+            StoreError error = StoreSeeder.SeedDisk(s_store, seed, vdevBytes, targetBytes, frontendToo);
+            if (error != StoreError.None) DomainConsole.WriteLine("control: the store cannot wire " + vdev + " of domain " + DomainConsole.Decimal(frontend) + ": error " + DomainConsole.Decimal((long)error));
+            return error == StoreError.None;
+        }
+
+        /// <summary>The shell's write of one node, as the privileged domain.</summary>
+        internal static void WriteNode(string path, string value)
+        {
+            if (s_store == null) return;
+            Span<byte> p = stackalloc byte[path.Length];
+            for (int i = 0; i < path.Length; i++) p[i] = (byte)path[i];
+            Span<byte> v = stackalloc byte[value.Length];
+            for (int i = 0; i < value.Length; i++) v[i] = (byte)value[i];
+            s_store.Write(p, v);
+        }
+
+        /// <summary>The shell's read of one node (printable ASCII, at most 1 KiB), or null if it is not there.</summary>
+        internal static string ReadNode(string path)
+        {
+            if (s_store == null) return null;
+            Span<byte> p = stackalloc byte[path.Length];
+            for (int i = 0; i < path.Length; i++) p[i] = (byte)path[i];
+            Span<byte> value = stackalloc byte[1024];
+            if (s_store.Read(p, value, out int length) != StoreError.None) return null;
+            return DomctlAbi.Text(value.Slice(0, length));
+        }
+
+        /// <summary>A front-end's domain ended: its back-end's directories for it go, as libxl removes a destroyed domain's devices.</summary>
+        internal static void RemoveBackends(ushort backend, ushort frontend)
+        {
+            if (s_store == null) return;
+            Span<byte> path = stackalloc byte[64];
+            int length = StorePath.DomainPath(backend, path);
+            "/backend/vbd/"u8.CopyTo(path.Slice(length));
+            length += 13;
+            length += DecimalText.Write(frontend, path.Slice(length));
+            s_store.Remove(path.Slice(0, length));
+        }
+
         /// <summary>The domain ended: the store lets it go (its nodes removed, @releaseDomain fired), and the
         /// toolstack's nodes for it go too, as libxl removes /local/domain/ID and /vm/ID when it destroys a domain.</summary>
         internal static void Release(ushort domain)

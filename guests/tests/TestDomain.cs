@@ -18,6 +18,7 @@ namespace Keel.Guests.Tests
     ///   ping=PEER:COUNT, pong=PEER  COUNT checksummed messages over a ring in a granted page (PingPong)
     ///   hostile-talk=PING:PONG  attack the pair's grants, ports and store nodes while it talks (HostileTalk)
     ///   device=SBDF  what a domain given that PCI device may reach: configuration space, BARs, its line (DeviceProbe)
+    ///   disk=MODE:MIB:SEED[:PASSES]  seeded data written and verified on xvda through blkfront (DiskWriter)
     ///   hypercalls   memory_op, multicall, vm_assist, set_segment_base and fpu_taskswitch, hostile arguments
     ///                included; ends by shutting down from inside a multicall
     ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2;
@@ -47,6 +48,7 @@ namespace Keel.Guests.Tests
             else if (command.StartsWith("pong=")) PingPong.Back(command.Substring(5));
             else if (command.StartsWith("hostile-talk=")) HostileTalk.Run(command.Substring(13));
             else if (command.StartsWith("device=")) DeviceProbe.Run(command.Substring(7));
+            else if (command.StartsWith("disk=")) DiskWriter.Run(command.Substring(5));
             else if (command.StartsWith("fault=")) Fault(command.Substring(6));
             else DomainConsole.WriteLine("test domain: unknown command");
         }

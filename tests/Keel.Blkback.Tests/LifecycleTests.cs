@@ -101,6 +101,31 @@ public sealed unsafe class LifecycleTests
     }
 
     [Fact]
+    public void The_same_engine_reattached_to_a_new_ring_after_a_disconnect_serves_it_and_allocates_nothing()
+    {
+        using var rig = new Rig();
+        rig.Disk.Hold = true;
+        rig.Push(Rig.Request(BlkifOperation.Read, 1, 0, rig.Page(1)));
+        rig.Step();
+        Assert.True(Keel.Ringlib.BackRing<BlkifRequest, BlkifResponse>.TryAttachAtSharedIndices(rig.Header, rig.RegionBytes, out var ring));
+        // Not while connected, nor while the disk still holds the old ring's request.
+        Assert.False(rig.Engine.TryReattach(ring));
+        rig.Engine.Disconnect();
+        Assert.False(rig.Engine.TryReattach(ring));
+        rig.Disconnect();
+
+        long before = System.GC.GetAllocatedBytesForCurrentThread();
+        Assert.True(rig.Engine.TryReattach(ring));
+        Assert.Equal(before, System.GC.GetAllocatedBytesForCurrentThread());
+        Assert.False(rig.Engine.IsDisconnected);
+        rig.Engine.ProcessRing();
+        rig.Disk.Hold = false;
+        rig.Engine.ProcessCompletions();
+        BlkifResponse response = Assert.Single(rig.Responses());
+        Assert.Equal((1ul, (short)BlkifStatus.Okay), (response.Id, response.Status));
+    }
+
+    [Fact]
     public void An_engine_is_not_made_without_its_parts()
     {
         using var rig = new Rig();

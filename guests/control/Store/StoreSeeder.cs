@@ -24,7 +24,7 @@ public struct StoreDomainSeed
 /// directory and the nodes in it are the toolstack's with read for the domain ("roperm": n0 r&lt;id&gt;),
 /// except the ones the domain itself writes, which it owns with no access for others ("rwperm": n&lt;id&gt;).
 /// </summary>
-public static class StoreSeeder
+public static partial class StoreSeeder
 {
     /// <summary>Seeds /local/domain/&lt;id&gt; and /vm/&lt;id&gt; (libxl names /vm by uuid; the id serves here).
     /// Returns the first error, or None.</summary>

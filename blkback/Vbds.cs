@@ -1,0 +1,346 @@
+using Keel.Blkback.Core;
+using Keel.Ringlib;
+using Keel.Ringlib.Protocols;
+using Keel.Runtime;
+
+namespace Keel.Blkback
+{
+    /// <summary>
+    /// The virtual block devices the toolstack gave this back-end, as Xen's blkback finds them: each a
+    /// directory backend/vbd/FE/DEVID (written by the control domain: frontend, params, mode, ...). For
+    /// each, blkback checks the target against its disks, publishes what a front-end needs (sectors,
+    /// sector-size, info, the feature keys) and InitWait, then follows the front-end through the XenBus
+    /// handshake (XenbusHandshake.BackendStep): it maps the ring and binds the port when the front-end is
+    /// Initialised, lets go when it closes or its directory vanishes, and offers the device again when it
+    /// starts over. Every store value is the front-end's claim: a ring-ref or port that cannot be mapped or
+    /// bound ends in Closing for that vbd alone.
+    /// </summary>
+    internal static unsafe class Vbds
+    {
+        internal const int MaxVbds = 32;
+
+        private sealed class Vbd
+        {
+            internal bool Used, Present;
+            internal ushort Frontend;
+            internal string BackPath, FrontPath, Name;
+            internal XenbusState State;
+            internal int Disk;
+            internal ulong Start, Sectors;
+            internal bool ReadOnly;
+            internal bool Persistent;
+            internal DiskView View;
+            internal readonly PortNotifier Notifier = new PortNotifier();
+            internal VirtualBlockDevice Engine;
+            internal bool Connected;
+            internal ulong RingWindow;
+            internal uint RingHandle;
+        }
+
+        private static readonly Vbd[] s_vbds = new Vbd[MaxVbds];
+
+        /// <summary>Each slot's view of each disk, made when first needed and kept (SharedDisk allows one per slot).</summary>
+        private static readonly DiskView[] s_views = new DiskView[MaxVbds * PhysicalDisks.MaxDisks];
+        private static readonly DomainGrants s_grants = new DomainGrants();
+        private static SharedDisk[] s_disks;
+
+        internal static void Start(SharedDisk[] disks)
+        {
+            s_disks = disks;
+            for (int i = 0; i < MaxVbds; i++) s_vbds[i] = new Vbd();
+            StoreClient.Watch("backend/vbd", "vbd");
+            Scan();
+        }
+
+        /// <summary>Looks again at every vbd directory and every front-end's state: a watch fired (which one does not matter).</summary>
+        internal static void Scan()
+        {
+            for (int i = 0; i < MaxVbds; i++) s_vbds[i].Present = false;
+            string frontends = StoreClient.Directory("backend/vbd", out StoreError error);
+            int at = 0;
+            while (error == StoreError.None && NextName(frontends, ref at, out string frontend)) ScanFrontend(frontend);
+            for (int i = 0; i < MaxVbds; i++)
+            {
+                Vbd v = s_vbds[i];
+                if (!v.Used) continue;
+                if (!v.Present)
+                {
+                    // The toolstack removed the device (its front-end's domain ended): let go and free the slot.
+                    Disconnect(v, XenbusState.Closed, publish: false);
+                    v.Used = false;
+                    DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " removed");
+                    continue;
+                }
+                Follow(v);
+            }
+        }
+
+        /// <summary>Every vbd's counters on one line, for data/stats (the shell's stats command reads it).</summary>
+        internal static string Statistics()
+        {
+            string text = "";
+            for (int i = 0; i < MaxVbds; i++)
+            {
+                Vbd v = s_vbds[i];
+                if (!v.Used || v.Engine == null) continue;
+                VbdStatistics s = v.Engine.Statistics;
+                text += (text.Length > 0 ? "; " : "") + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + ": " + DomainConsole.Decimal((long)s.Requests) + " requests, "
+                    + DomainConsole.Decimal((long)s.Merged) + " merged, " + DomainConsole.Decimal((long)s.DeviceRequests) + " to the disk, " + DomainConsole.Decimal((long)(s.BytesRead >> 20)) + " MiB read, "
+                    + DomainConsole.Decimal((long)(s.BytesWritten >> 20)) + " MiB written, " + DomainConsole.Decimal((long)s.Errors) + " errors, persistent " + (v.Persistent ? "on" : "off");
+            }
+            return text;
+        }
+
+        /// <summary>Serves every connected vbd: requests on its ring (when its port fired) and the disk's completions.</summary>
+        internal static void Serve()
+        {
+            for (int i = 0; i < MaxVbds; i++)
+            {
+                Vbd v = s_vbds[i];
+                if (!v.Used || !v.Connected) continue;
+                Events.TakePending(v.Notifier.Port);
+                v.Engine.ProcessRing();
+                v.Engine.ProcessCompletions();
+                if (v.Engine.IsCutOff)
+                {
+                    DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " cut off: its ring's indices are impossible");
+                    Disconnect(v, XenbusState.Closing, publish: true);
+                }
+            }
+        }
+
+        private static void ScanFrontend(string frontend)
+        {
+            ulong id = Number(frontend);
+            if (id >= Ringlib.Xen.DomainIds.Self) return;
+            string devices = StoreClient.Directory("backend/vbd/" + frontend, out StoreError error);
+            int at = 0;
+            while (error == StoreError.None && NextName(devices, ref at, out string device)) Notice((ushort)id, "backend/vbd/" + frontend + "/" + device);
+        }
+
+        private static void Notice(ushort frontend, string path)
+        {
+            for (int i = 0; i < MaxVbds; i++)
+            {
+                if (s_vbds[i].Used && s_vbds[i].BackPath == path)
+                {
+                    s_vbds[i].Present = true;
+                    return;
+                }
+            }
+            for (int i = 0; i < MaxVbds; i++)
+            {
+                if (s_vbds[i].Used) continue;
+                Vbd v = s_vbds[i];
+                v.Used = true;
+                v.Present = true;
+                v.Frontend = frontend;
+                v.BackPath = path;
+                v.Connected = false;
+                Setup(v);
+                return;
+            }
+            DomainConsole.WriteLine("blkback: more than " + DomainConsole.Decimal(MaxVbds) + " virtual block devices; " + path + " is not served");
+        }
+
+        /// <summary>Checks params and mode, publishes the device's size and features, then InitWait (Xen's blkback: backend_changed, then connect's nodes early).</summary>
+        private static void Setup(Vbd v)
+        {
+            v.FrontPath = StoreClient.Read(v.BackPath + "/frontend", out _);
+            v.Name = StoreClient.Read(v.BackPath + "/dev", out _) ?? "?";
+            string mode = StoreClient.Read(v.BackPath + "/mode", out _);
+            string target = StoreClient.Read(v.BackPath + "/params", out _);
+            v.ReadOnly = mode != "w";
+            string problem = ParseTarget(target, v);
+            if (problem != null)
+            {
+                DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + ": " + problem);
+                Publish(v, XenbusState.Closed);
+                return;
+            }
+            v.View = ViewFor(v);
+            StoreClient.Write(v.BackPath + "/sectors", DomainConsole.Decimal((long)v.Sectors));
+            StoreClient.Write(v.BackPath + "/sector-size", "512");
+            StoreClient.Write(v.BackPath + "/physical-sector-size", "512");
+            StoreClient.Write(v.BackPath + "/info", v.ReadOnly ? DomainConsole.Decimal(Blkif.VdiskReadOnly) : "0");
+            StoreClient.Write(v.BackPath + "/feature-flush-cache", "1");
+            StoreClient.Write(v.BackPath + "/feature-barrier", "0");
+            StoreClient.Write(v.BackPath + "/feature-discard", "0");
+            StoreClient.Write(v.BackPath + "/feature-persistent", "1");
+            StoreClient.Write(v.BackPath + "/feature-max-indirect-segments", DomainConsole.Decimal(VbdFeatures.DefaultMaxIndirectSegments));
+            StoreClient.Write(v.BackPath + "/max-ring-page-order", "0");
+            if (v.FrontPath != null) StoreClient.Watch(v.FrontPath + "/state", "vbd");
+            Publish(v, XenbusState.InitWait);
+            DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " is " + PhysicalDisks.Name(v.Disk) + " sectors "
+                + DomainConsole.Decimal((long)v.Start) + "+" + DomainConsole.Decimal((long)v.Sectors) + (v.ReadOnly ? ", read-only" : ", read-write") + "; waiting for it");
+        }
+
+        private static DiskView ViewFor(Vbd v)
+        {
+            int slot = 0;
+            while (s_vbds[slot] != v) slot++;
+            ref DiskView view = ref s_views[slot * PhysicalDisks.MaxDisks + v.Disk];
+            view ??= s_disks[v.Disk].NewView();
+            return view;
+        }
+
+        /// <summary>"vdX" (the whole disk) or "vdX:START+COUNT", on one of this back-end's disks; null, or what is wrong.</summary>
+        private static string ParseTarget(string target, Vbd v)
+        {
+            if (target == null || target.Length < 3 || target[0] != 'v' || target[1] != 'd') return "params names no disk";
+            int disk = target[2] - 'a';
+            if (disk < 0 || disk >= PhysicalDisks.Count) return "params names " + target + ", a disk this back-end does not have";
+            ulong capacity = PhysicalDisks.Disks[disk].Capacity;
+            v.Disk = disk;
+            if (target.Length == 3)
+            {
+                v.Start = 0;
+                v.Sectors = capacity;
+                return null;
+            }
+            int plus = 4;
+            while (plus < target.Length && target[plus] != '+') plus++;
+            if (plus == target.Length) plus = -1;
+            if (target[3] != ':' || plus < 0) return "params " + target + " is not vdX:START+COUNT";
+            v.Start = Number(target.Substring(4, plus - 4));
+            v.Sectors = Number(target.Substring(plus + 1));
+            if (v.Sectors == 0 || v.Start > capacity || v.Sectors > capacity - v.Start)
+            {
+                return "sectors " + DomainConsole.Decimal((long)v.Start) + "+" + DomainConsole.Decimal((long)v.Sectors) + " do not lie on " + PhysicalDisks.Name(disk) + " (" + DomainConsole.Decimal((long)capacity) + " sectors)";
+            }
+            return null;
+        }
+
+        private static void Follow(Vbd v)
+        {
+            if (v.FrontPath == null || v.View == null) return;
+            string text = StoreClient.Read(v.FrontPath + "/state", out StoreError error);
+            XenbusState frontend = error == StoreError.None ? (XenbusState)Number(text) : XenbusState.Unknown;
+            XenbusStep step = XenbusHandshake.BackendStep(v.State, frontend, out XenbusState next);
+            switch (step)
+            {
+                case XenbusStep.Connect:
+                    Publish(v, Connect(v) ? XenbusState.Connected : XenbusState.Closing);
+                    break;
+                case XenbusStep.Disconnect:
+                    Disconnect(v, next, publish: true);
+                    break;
+                case XenbusStep.Reopen:
+                    Publish(v, XenbusState.InitWait);
+                    break;
+            }
+        }
+
+        /// <summary>Maps the front-end's ring (ring-ref) and binds its port (event-channel): Xen's connect_ring.</summary>
+        private static bool Connect(Vbd v)
+        {
+            ulong reference = Number(StoreClient.Read(v.FrontPath + "/ring-ref", out StoreError refError));
+            ulong remotePort = Number(StoreClient.Read(v.FrontPath + "/event-channel", out StoreError portError));
+            string protocol = StoreClient.Read(v.FrontPath + "/protocol", out StoreError protocolError);
+            if (refError != StoreError.None || portError != StoreError.None || reference > uint.MaxValue || remotePort > uint.MaxValue)
+            {
+                return Refuse(v, "no usable ring-ref and event-channel");
+            }
+            if (protocolError == StoreError.None && protocol != "x86_64-abi") return Refuse(v, "protocol " + protocol + " is not x86_64-abi");
+            // Persistent grants only when both ends offer them (io/blkif.h, feature-persistent): such a front-end
+            // grants its pool pages writable for good; any other grants each page as its request needs.
+            v.Persistent = StoreClient.Read(v.FrontPath + "/feature-persistent", out _) == "1";
+            if (v.RingWindow == 0) v.RingWindow = Pages.TakeWindow(1);
+            if (v.RingWindow == 0 || Grants.Map(v.Frontend, (uint)reference, v.RingWindow, readOnly: false, out v.RingHandle) != 0)
+            {
+                return Refuse(v, "its ring-ref " + DomainConsole.Decimal((long)reference) + " could not be mapped");
+            }
+            long port = Events.BindInterdomain(v.Frontend, (uint)remotePort);
+            if (port <= 0)
+            {
+                Grants.Unmap(v.RingWindow, v.RingHandle);
+                return Refuse(v, "its event-channel " + DomainConsole.Decimal((long)remotePort) + " could not be bound");
+            }
+            v.Notifier.Port = (uint)port;
+            Events.Unmask(v.Notifier.Port);
+            if (!BlkifRingPages.TryAttach((void*)v.RingWindow, 0, out BackRing<BlkifRequest, BlkifResponse> ring)
+                || !Attach(v, ring))
+            {
+                Events.Close(v.Notifier.Port);
+                Grants.Unmap(v.RingWindow, v.RingHandle);
+                return Refuse(v, "the engine could not be set up");
+            }
+            v.Connected = true;
+            DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " connected (ring-ref " + DomainConsole.Decimal((long)reference) + ")");
+            return true;
+        }
+
+        private static bool Attach(Vbd v, BackRing<BlkifRequest, BlkifResponse> ring)
+        {
+            var extent = new VbdExtent(v.View, v.Start, v.Sectors, v.ReadOnly);
+            var features = new VbdFeatures(VbdFeatures.DefaultMaxIndirectSegments, v.Persistent);
+            // The same vbd reconnecting reuses its engine; a slot given to another vbd needs a new one.
+            if (v.Engine != null && v.Engine.Features.PersistentGrants == v.Persistent && v.Engine.Frontend == v.Frontend
+                && v.Engine.Extent.Disk == v.View && v.Engine.Extent.Start == v.Start && v.Engine.Extent.Sectors == v.Sectors && v.Engine.Extent.ReadOnly == v.ReadOnly)
+            {
+                return v.Engine.TryReattach(ring);
+            }
+            return VirtualBlockDevice.TryCreate(v.Frontend, extent, features, ring, s_grants, v.Notifier, out v.Engine);
+        }
+
+        private static bool Refuse(Vbd v, string why)
+        {
+            DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + ": " + why);
+            return false;
+        }
+
+        /// <summary>
+        /// Stops taking requests, lets what the disk has in flight finish (answers the front-end may never
+        /// read), unmaps everything and closes the port; never waits on the front-end.
+        /// </summary>
+        private static void Disconnect(Vbd v, XenbusState next, bool publish)
+        {
+            if (v.Connected)
+            {
+                v.Engine.Disconnect();
+                while (v.Engine.InFlight > 0)
+                {
+                    Events.WaitUntil(Clock.Now + 1_000_000);
+                    PhysicalDisks.TakeAllInterrupts();
+                    v.Engine.ProcessCompletions();
+                }
+                Events.Close(v.Notifier.Port);
+                Grants.Unmap(v.RingWindow, v.RingHandle);
+                v.Connected = false;
+                DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " disconnected");
+            }
+            if (publish) Publish(v, next);
+            else v.State = next;
+        }
+
+        private static void Publish(Vbd v, XenbusState state)
+        {
+            v.State = state;
+            StoreClient.Write(v.BackPath + "/state", DomainConsole.Decimal((long)state));
+        }
+
+        /// <summary>The next of the NUL-separated names of a DIRECTORY reply, from at; false after the last.</summary>
+        private static bool NextName(string names, ref int at, out string name)
+        {
+            name = null;
+            while (at < names.Length && names[at] == '\0') at++;
+            if (at >= names.Length) return false;
+            int start = at;
+            while (at < names.Length && names[at] != '\0') at++;
+            name = names.Substring(start, at - start);
+            return true;
+        }
+
+        private static ulong Number(string text)
+        {
+            ulong value = 0;
+            if (text == null || text.Length == 0 || text.Length > 19) return ulong.MaxValue;
+            for (int i = 0; i < text.Length; i++)
+            {
+                if (text[i] < '0' || text[i] > '9') return ulong.MaxValue;
+                value = value * 10 + (ulong)(text[i] - '0');
+            }
+            return value;
+        }
+    }
+}

@@ -1,0 +1,388 @@
+using System;
+using Keel.Ringlib;
+using Keel.Ringlib.Protocols;
+using Keel.Ringlib.Xen;
+using Keel.Runtime;
+
+namespace Keel.Drivers.Blkfront
+{
+    /// <summary>One answered request: the caller's token and blkif's status (BLKIF_RSP_*).</summary>
+    public readonly struct FrontCompletion
+    {
+        public ulong Token { get; }
+
+        public BlkifStatus Status { get; }
+
+        public FrontCompletion(ulong token, BlkifStatus status)
+        {
+            Token = token;
+            Status = status;
+        }
+    }
+
+    /// <summary>
+    /// blkfront for Keel's domains: one virtual block device (xvdX) served by whichever back-end the store
+    /// names, as Linux's xen-blkfront speaks to it (io/blkif.h; the XenBus walk of XenbusHandshake). Requests
+    /// are up to 11 pages of the caller's own frames; each page is granted to the back-end while its request
+    /// is out and the grant ended when it is answered. The device outlives its back-end: when the back-end
+    /// closes or its domain disappears, every request it did not answer is kept, and when a back-end (the
+    /// same one restarted, or an upgrade) reaches InitWait again a fresh ring and port are published and
+    /// those requests are put on it again in their original order, before any newer one. Responses are
+    /// matched by id and generation, so an answer from a back-end that is gone is never taken for another.
+    /// Drive it from the domain's event loop: <see cref="Poll"/> whenever the store's port or <see cref="Port"/>
+    /// fires (or on a timer), then <see cref="Reap"/>.
+    /// </summary>
+    public sealed unsafe class BlockFront
+    {
+        public const int Slots = Blkif.RequestsPerPageRing;
+        public const int MaxPages = Blkif.MaxSegmentsPerRequest;
+
+        private enum SlotState : byte { Free, Queued, OnRing }
+
+        private struct Slot
+        {
+            internal SlotState State;
+            internal BlkifOperation Operation;
+            internal ulong Sector;
+            internal int Pages;
+            internal byte LastSector;
+            internal ulong Token;
+            internal uint Sequence;
+            internal ushort Generation;
+        }
+
+        private readonly Slot[] _slots = new Slot[Slots];
+        private readonly ulong[] _frames = new ulong[Slots * MaxPages];
+        private readonly int[] _grants = new int[Slots * MaxPages];
+        private readonly int[] _staleGrants = new int[Slots * MaxPages * 4];
+        private int _staleCount;
+        private readonly FrontCompletion[] _done = new FrontCompletion[Slots];
+        private int _doneCount;
+        private uint _nextSequence;
+
+        private readonly string _path;
+        private string _backendPath;
+        private ushort _backend;
+        private XenbusState _state = XenbusState.Initialising;
+        private FrontRing<BlkifRequest, BlkifResponse> _ring;
+        private bool _hasRing;
+        private uint _port;
+        private int _ringRef = -1;
+
+        /// <summary>Sectors of the device and whether it may only be read, as the back-end said when it connected.</summary>
+        public ulong Sectors { get; private set; }
+
+        public bool ReadOnly { get; private set; }
+
+        public bool IsConnected => _state == XenbusState.Connected;
+
+        /// <summary>The event channel the back-end notifies (0 while there is none).</summary>
+        public uint Port => _port;
+
+        /// <summary>How many times a back-end connected, and requests put on a ring again after a back-end went away.</summary>
+        public int Connections { get; private set; }
+
+        public int Reissued { get; private set; }
+
+        /// <summary>Each time the back-end went away: how long until a request was answered again (ns), the first MaxOutages of them.</summary>
+        public const int MaxOutages = 64;
+        private readonly ulong[] _outages = new ulong[MaxOutages];
+        private ulong _lostAt;
+
+        public int Outages { get; private set; }
+
+        public ulong Outage(int index) => _outages[index];
+
+        /// <summary>Responses ignored: an id out of range, for a request not on the ring, or from an older ring.</summary>
+        public int BadResponses { get; private set; }
+
+        public string Name { get; }
+
+        private BlockFront(string name, string path)
+        {
+            Name = name;
+            _path = path;
+        }
+
+        /// <summary>
+        /// The front-end of xvd&lt;a + index&gt;: watches its own directory (where the toolstack points it at a
+        /// back-end) and starts the handshake. Null if the toolstack made no such device.
+        /// </summary>
+        public static BlockFront Open(int index)
+        {
+            uint id = (202u << 8) | ((uint)index << 4);
+            string path = "device/vbd/" + DomainConsole.Decimal(id);
+            StoreClient.Read(path + "/virtual-device", out StoreError error);
+            if (error != StoreError.None) return null;
+            var front = new BlockFront("xvd" + (char)('a' + index), path);
+            StoreClient.Watch(path + "/backend", "blkfront");
+            front.Poll();
+            return front;
+        }
+
+        /// <summary>Takes any store event and the back-end's responses, and puts queued requests on the ring.</summary>
+        public void Poll()
+        {
+            StoreClient.PollWatchEvent();
+            Follow();
+            if (!_hasRing) return;
+            EndStaleGrants();
+            TakeResponses();
+            Issue();
+        }
+
+        /// <summary>
+        /// Queues a read or write of pages (this domain's machine frames) starting at sector: every page
+        /// whole but the last, which holds lastSector + 1 sectors (7 for a whole page). False when every slot
+        /// is in use, or the request is malformed (no pages, more than 11, a sector past 2^64).
+        /// </summary>
+        public bool TrySubmit(BlkifOperation operation, ulong sector, ReadOnlySpan<ulong> frames, byte lastSector, ulong token)
+        {
+            if (frames.Length == 0 || frames.Length > MaxPages || lastSector > 7) return false;
+            if (operation != BlkifOperation.Read && operation != BlkifOperation.Write) return false;
+            int slot = 0;
+            while (slot < Slots && _slots[slot].State != SlotState.Free) slot++;
+            if (slot == Slots) return false;
+            ref Slot s = ref _slots[slot];
+            s.State = SlotState.Queued;
+            s.Operation = operation;
+            s.Sector = sector;
+            s.Pages = frames.Length;
+            s.LastSector = lastSector;
+            s.Token = token;
+            s.Sequence = _nextSequence++;
+            for (int p = 0; p < frames.Length; p++)
+            {
+                _frames[slot * MaxPages + p] = frames[p];
+                _grants[slot * MaxPages + p] = -1;
+            }
+            return true;
+        }
+
+        /// <summary>Answered requests since the last call, at most completions.Length; returns how many.</summary>
+        public int Reap(Span<FrontCompletion> completions)
+        {
+            int n = Math.Min(completions.Length, _doneCount);
+            for (int i = 0; i < n; i++) completions[i] = _done[i];
+            for (int i = n; i < _doneCount; i++) _done[i - n] = _done[i];
+            _doneCount -= n;
+            return n;
+        }
+
+        public int InFlight
+        {
+            get
+            {
+                int n = 0;
+                for (int i = 0; i < Slots; i++) if (_slots[i].State != SlotState.Free) n++;
+                return n;
+            }
+        }
+
+        /// <summary>Reads who the back-end is and what state it is in, and takes the handshake's next step.</summary>
+        private void Follow()
+        {
+            string backend = StoreClient.Read(_path + "/backend", out StoreError error);
+            if (error != StoreError.None) backend = null;
+            if (backend != null && backend != _backendPath)
+            {
+                _backendPath = backend;
+                string id = StoreClient.Read(_path + "/backend-id", out _);
+                _backend = (ushort)Number(id);
+                StoreClient.Watch(backend + "/state", "blkfront");
+            }
+            XenbusState backendState = XenbusState.Unknown;
+            if (_backendPath != null)
+            {
+                string text = StoreClient.Read(_backendPath + "/state", out error);
+                if (error == StoreError.None) backendState = (XenbusState)Number(text);
+            }
+            XenbusStep step = XenbusHandshake.FrontendStep(_state, backendState, out XenbusState next);
+            switch (step)
+            {
+                case XenbusStep.PublishRing:
+                    if (!PublishRing()) return;
+                    break;
+                case XenbusStep.Connect:
+                    Sectors = Number(StoreClient.Read(_backendPath + "/sectors", out _));
+                    ReadOnly = (Number(StoreClient.Read(_backendPath + "/info", out _)) & Blkif.VdiskReadOnly) != 0;
+                    Connections++;
+                    break;
+                case XenbusStep.Disconnect:
+                    Disconnect();
+                    break;
+                default:
+                    return;
+            }
+            _state = next;
+            StoreClient.Write(_path + "/state", DomainConsole.Decimal((long)next));
+        }
+
+        /// <summary>A fresh ring page granted to the back-end, a fresh port offered to it, both published (Linux's talk_to_blkback).</summary>
+        private bool PublishRing()
+        {
+            ulong va = Pages.TakePage(out ulong frame);
+            if (va == 0 || !FrontRing<BlkifRequest, BlkifResponse>.TryInitialize((void*)va, (uint)Memory.PageSize, out _ring)) return false;
+            _ringRef = Grants.Grant(_backend, frame, readOnly: false);
+            long port = Events.AllocUnbound(_backend);
+            if (_ringRef < 0 || port <= 0) return false;
+            _port = (uint)port;
+            Events.Unmask(_port);
+            StoreClient.Write(_path + "/ring-ref", DomainConsole.Decimal(_ringRef));
+            StoreClient.Write(_path + "/event-channel", DomainConsole.Decimal(port));
+            StoreClient.Write(_path + "/protocol", "x86_64-abi");
+            _hasRing = true;
+            // Whatever the last back-end never answered goes to this one first.
+            for (int i = 0; i < Slots; i++)
+            {
+                if (_slots[i].State != SlotState.OnRing) continue;
+                _slots[i].State = SlotState.Queued;
+                Reissued++;
+            }
+            return true;
+        }
+
+        /// <summary>
+        /// The back-end is gone or closing: its ring and port are let go, and every grant it may still map is
+        /// ended as soon as it no longer does (a back-end that died was unmapped by the kernel already).
+        /// </summary>
+        private void Disconnect()
+        {
+            if (!_hasRing) return;
+            _hasRing = false;
+            if (_lostAt == 0) _lostAt = Clock.Now;
+            Events.Close(_port);
+            _port = 0;
+            Stale(_ringRef);
+            _ringRef = -1;
+            for (int i = 0; i < Slots; i++)
+            {
+                if (_slots[i].State != SlotState.OnRing) continue;
+                for (int p = 0; p < _slots[i].Pages; p++)
+                {
+                    Stale(_grants[i * MaxPages + p]);
+                    _grants[i * MaxPages + p] = -1;
+                }
+                // A new ring gives new ids' generations, so late answers for the old ring match nothing.
+                _slots[i].Generation++;
+            }
+            EndStaleGrants();
+        }
+
+        private void Stale(int reference)
+        {
+            if (reference < 0) return;
+            if (Grants.EndAccess(reference)) return;
+            if (_staleCount < _staleGrants.Length) _staleGrants[_staleCount++] = reference;
+        }
+
+        private void EndStaleGrants()
+        {
+            int kept = 0;
+            for (int i = 0; i < _staleCount; i++)
+            {
+                if (!Grants.EndAccess(_staleGrants[i])) _staleGrants[kept++] = _staleGrants[i];
+            }
+            _staleCount = kept;
+        }
+
+        /// <summary>Queued requests onto the ring, oldest first, while it has room; one notification if the back-end asks.</summary>
+        private void Issue()
+        {
+            if (_state != XenbusState.Connected && _state != XenbusState.Initialised) return;
+            bool any = false;
+            while (_ring.FreeRequests > 0)
+            {
+                int slot = OldestQueued();
+                if (slot < 0) break;
+                if (!Put(slot)) break;
+                any = true;
+            }
+            if (any && _ring.PushRequestsAndCheckNotify()) Events.Send(_port);
+        }
+
+        private int OldestQueued()
+        {
+            int best = -1;
+            for (int i = 0; i < Slots; i++)
+            {
+                if (_slots[i].State != SlotState.Queued) continue;
+                if (best < 0 || (int)(_slots[i].Sequence - _slots[best].Sequence) < 0) best = i;
+            }
+            return best;
+        }
+
+        private bool Put(int slot)
+        {
+            ref Slot s = ref _slots[slot];
+            BlkifRequest request = default;
+            request.Operation = (byte)s.Operation;
+            request.SegmentCount = (byte)s.Pages;
+            request.Id = (ulong)slot | ((ulong)s.Generation << 16);
+            request.SectorNumber = s.Sector;
+            // The device reads the page for a disk write, so the back-end needs it read-only; a read fills it.
+            bool readOnly = s.Operation == BlkifOperation.Write;
+            for (int p = 0; p < s.Pages; p++)
+            {
+                int reference = Grants.Grant(_backend, _frames[slot * MaxPages + p], readOnly);
+                if (reference < 0)
+                {
+                    for (int q = 0; q < p; q++) Stale(_grants[slot * MaxPages + q]);
+                    return false;
+                }
+                _grants[slot * MaxPages + p] = reference;
+                byte last = p == s.Pages - 1 ? s.LastSector : (byte)7;
+                request.SetSegment(p, new BlkifSegment((uint)reference, 0, last));
+            }
+            if (!_ring.TryWriteRequest(request)) return false;
+            s.State = SlotState.OnRing;
+            return true;
+        }
+
+        private void TakeResponses()
+        {
+            do
+            {
+                while (_doneCount < Slots && _ring.TryTakeResponse(out BlkifResponse response)) Complete(response);
+            } while (_doneCount < Slots && _ring.FinalCheckForResponses());
+        }
+
+        /// <summary>Checks the response's id against the request it names (front-ends check ids: ARCHITECTURE.md, Trust).</summary>
+        private void Complete(in BlkifResponse response)
+        {
+            ulong slot = response.Id & 0xFFFF;
+            if (slot >= Slots || _slots[slot].State != SlotState.OnRing || (ushort)(response.Id >> 16) != _slots[slot].Generation || (response.Id >> 32) != 0)
+            {
+                BadResponses++;
+                return;
+            }
+            ref Slot s = ref _slots[(int)slot];
+            for (int p = 0; p < s.Pages; p++)
+            {
+                Stale(_grants[(int)slot * MaxPages + p]);
+                _grants[(int)slot * MaxPages + p] = -1;
+            }
+            s.State = SlotState.Free;
+            s.Generation++;
+            _done[_doneCount++] = new FrontCompletion(s.Token, (BlkifStatus)response.Status);
+            if (_lostAt != 0)
+            {
+                if (Outages < MaxOutages) _outages[Outages] = Clock.Now - _lostAt;
+                Outages++;
+                _lostAt = 0;
+            }
+        }
+
+        private static ulong Number(string text)
+        {
+            ulong value = 0;
+            if (text == null) return 0;
+            for (int i = 0; i < text.Length; i++)
+            {
+                if (text[i] < '0' || text[i] > '9') return value;
+                value = value * 10 + (ulong)(text[i] - '0');
+            }
+            return value;
+        }
+    }
+}
