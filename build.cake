@@ -67,6 +67,7 @@ var domains = new (string Assembly, string Output)[]
     ("artifacts/bin/Keel.Guests.Control/release/Keel.Control.dll", ControlDomain),
     ("artifacts/bin/Keel.Guests.TestDomain/release/Keel.TestDomain.dll", TestDomain),
     ("artifacts/bin/Keel.Blkback/release/Keel.Blkback.dll", "artifacts/domains/blkback.elf"),
+    ("artifacts/bin/Keel.Blkback.V2/release/Keel.Blkback.V2.dll", "artifacts/domains/blkback-2.elf"),
 };
 
 // Debian's GRUB for Xen (grub-xen-bin), unmodified, as a guest kernel: grub-mkimage links the platform's
@@ -116,6 +117,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-blk-direct.img", "", control, TestManifest("blk-direct")),
     ("keel-blk-two-write.img", "", control, TestManifest("blk-two-write")),
     ("keel-blk-two-verify.img", "", control, TestManifest("blk-two-verify")),
+    ("keel-blk-swap.img", "", control, TestManifest("blk-swap")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

@@ -46,10 +46,18 @@ namespace Keel.Runtime
         [RuntimeExport("keel_fatal")]
         private static void Fatal(FatalReport* report)
         {
-            DomainConsole.Write("fatal: ");
-            DomainConsole.WriteLine(new string(report->Message, 0, report->MessageLength));
+            // Printing the message allocates; if that fails too (the heap is what ran out) the second report
+            // must not start a third: the domain ends at once.
+            if (!s_failing)
+            {
+                s_failing = true;
+                DomainConsole.Write("fatal: ");
+                DomainConsole.WriteLine(new string(report->Message, 0, report->MessageLength));
+            }
             Hypercall.Shutdown(ShutdownReason.Crash);
             while (true) Hypercall.Block();
         }
+
+        private static bool s_failing;
     }
 }

@@ -116,15 +116,21 @@ namespace Keel.Drivers.Blkfront
             if (error != StoreError.None) return null;
             var front = new BlockFront("xvd" + (char)('a' + index), path);
             StoreClient.Watch(path + "/backend", "blkfront");
+            front.Follow();
             front.Poll();
             return front;
         }
 
-        /// <summary>Takes any store event and the back-end's responses, and puts queued requests on the ring.</summary>
+        /// <summary>
+        /// Takes any store event (and then looks again at the back-end: which one, in what state) and the
+        /// back-end's responses, and puts queued requests on the ring. The store is read only when a watch
+        /// fired: each read is a string, and there is no collector.
+        /// </summary>
         public void Poll()
         {
-            StoreClient.PollWatchEvent();
-            Follow();
+            bool changed = false;
+            while (StoreClient.PollWatchEvent() != null) changed = true;
+            if (changed) Follow();
             if (!_hasRing) return;
             EndStaleGrants();
             TakeResponses();
@@ -186,6 +192,14 @@ namespace Keel.Drivers.Blkfront
             if (error != StoreError.None) backend = null;
             if (backend != null && backend != _backendPath)
             {
+                // Another back-end (the toolstack restarted or upgraded the driver domain): whatever the old one
+                // had is let go before the new one is looked at, even if its state says nothing went wrong.
+                if (_backendPath != null && _state != XenbusState.Initialising)
+                {
+                    Disconnect();
+                    _state = XenbusState.Initialising;
+                    StoreClient.Write(_path + "/state", DomainConsole.Decimal((long)_state));
+                }
                 _backendPath = backend;
                 string id = StoreClient.Read(_path + "/backend-id", out _);
                 _backend = (ushort)Number(id);

@@ -143,6 +143,7 @@ namespace Keel.Guests.Control
             for (int i = 0; i < vdev.Length; i++) vdevBytes[i] = (byte)vdev[i];
             var seed = new StoreDiskSeed { Frontend = frontend, Backend = backend, DeviceId = StoreSeeder.XvdDeviceId(disk.Vdev), Writable = disk.Writable };
             StoreError error = StoreSeeder.SeedDisk(s_store, seed, vdevBytes, targetBytes, frontendToo);
+            s_store.Flush();
             if (error != StoreError.None) DomainConsole.WriteLine("control: the store cannot wire " + vdev + " of domain " + DomainConsole.Decimal(frontend) + ": error " + DomainConsole.Decimal((long)error));
             return error == StoreError.None;
         }
@@ -156,6 +157,7 @@ namespace Keel.Guests.Control
             Span<byte> v = stackalloc byte[value.Length];
             for (int i = 0; i < value.Length; i++) v[i] = (byte)value[i];
             s_store.Write(p, v);
+            s_store.Flush();
         }
 
         /// <summary>The shell's read of one node (printable ASCII, at most 1 KiB), or null if it is not there.</summary>
@@ -179,6 +181,7 @@ namespace Keel.Guests.Control
             length += 13;
             length += DecimalText.Write(frontend, path.Slice(length));
             s_store.Remove(path.Slice(0, length));
+            s_store.Flush();
         }
 
         /// <summary>The domain ended: the store lets it go (its nodes removed, @releaseDomain fired), and the
@@ -194,6 +197,7 @@ namespace Keel.Guests.Control
             "/vm/"u8.CopyTo(path);
             length = 4 + DecimalText.Write(domain, path.Slice(4));
             s_store.Remove(path.Slice(0, length));
+            s_store.Flush();
         }
 
         /// <summary>Serves every domain whose store port fired, until none asks for more.</summary>

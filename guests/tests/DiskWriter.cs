@@ -70,7 +70,7 @@ namespace Keel.Guests.Tests
                 ulong passSeed = seed + pass;
                 if (mode != "verify") failed += Pass(disk, BlkifOperation.Write, requests, passSeed, ref wrong);
                 failed += Pass(disk, BlkifOperation.Read, requests, passSeed, ref wrong);
-                if (mode == "loop") DomainConsole.WriteLine("disk: pass " + DomainConsole.Decimal((long)pass + 1) + " of " + DomainConsole.Decimal((long)passes) + ": " + DomainConsole.Decimal(failed) + " failed, " + DomainConsole.Decimal(wrong) + " wrong");
+                if (mode == "loop" && (pass + 1) % 50 == 0) DomainConsole.WriteLine("disk: pass " + DomainConsole.Decimal((long)pass + 1) + " of " + DomainConsole.Decimal((long)passes) + ": " + DomainConsole.Decimal(failed) + " failed, " + DomainConsole.Decimal(wrong) + " wrong");
             }
             ulong ms = (Clock.Now - started) / 1_000_000;
             DomainConsole.WriteLine("disk: " + mode + " " + DomainConsole.Decimal((long)mib) + " MiB x " + DomainConsole.Decimal((long)passes) + " in " + DomainConsole.Decimal((long)ms) + " ms: "

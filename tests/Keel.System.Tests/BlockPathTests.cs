@@ -65,6 +65,72 @@ public sealed partial class BlockPathTests
             }
         });
 
+    [GeneratedRegex(@"^\((?<guest>alpha|beta)\) disk: loop 4 MiB x 1000 in (?<ms>\d+) ms: (?<failed>\d+) requests failed, (?<wrong>\d+) pages wrong; (?<connections>\d+) connections, (?<reissued>\d+) requests issued again, (?<bad>\d+) bad responses$")]
+    private static partial Regex LoopVerdict();
+
+    [GeneratedRegex(@"^\((?<guest>alpha|beta)\) disk: (?<count>\d+) back-end outages: median (?<median>\d+) ms, worst (?<worst>\d+) ms$")]
+    private static partial Regex Outages();
+
+    private static bool Connected(string line) => line.StartsWith("(blkback) blkback: xvda of domain ", StringComparison.Ordinal) && line.EndsWith(")", StringComparison.Ordinal) && line.Contains(" connected (ring-ref ", StringComparison.Ordinal);
+
+    /// <summary>Waits until the transcript holds at least count lines that match.</summary>
+    private static async Task AtLeast(Keel.Testing.Qemu.QemuMachine qemu, Func<string, bool> match, int count, TimeSpan timeout, CancellationToken cancel)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (qemu.Lines.Count(match) < count)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"fewer than {count} matching lines after {timeout}");
+            await Task.Delay(100, cancel);
+        }
+    }
+
+    [Fact]
+    public Task While_two_guests_write_and_verify_blkback_is_crashed_ten_times_and_upgraded_once_and_no_acknowledged_write_is_lost() =>
+        DeviceTests.WithScratchDisk(DiskBytes, disk =>
+            Machine.BootAsync(Machine.Image("keel-blk-swap.img") with { ExtraArguments = DeviceTests.VirtioDisk(disk) }, async (qemu, cancel) =>
+            {
+                await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+                await AtLeast(qemu, l => l.StartsWith("(alpha) disk: pass ", StringComparison.Ordinal), 1, LineTimeout, cancel);
+                await AtLeast(qemu, l => l.StartsWith("(beta) disk: pass ", StringComparison.Ordinal), 1, LineTimeout, cancel);
+                for (int crash = 1; crash <= 10; crash++)
+                {
+                    await qemu.TypeAsync("crash blkback\r", cancel);
+                    await AtLeast(qemu, l => l.StartsWith("(dom0) control: restarting blkback (on_crash = restart)", StringComparison.Ordinal), crash, LineTimeout, cancel);
+                    await AtLeast(qemu, Connected, 2 * (crash + 1), LineTimeout, cancel);
+                }
+                await qemu.TypeAsync("upgrade blkback\r", cancel);
+                await qemu.WaitForLineAsync(GuestLine("blkback", @"blkback: version 2 serving 1 disk\(s\)"), LineTimeout, cancel);
+                await AtLeast(qemu, Connected, 24, LineTimeout, cancel);
+                await qemu.TypeAsync("list\r", cancel);
+                await qemu.WaitForLineAsync(GuestLine("dom0", @"shell: blkback \(domain \d+\): running, \d+ pages, \d+ ms of CPU, version 2"), LineTimeout, cancel);
+                await qemu.TypeAsync("stats blkback\r", cancel);
+                await qemu.WaitForLineAsync(GuestLine("dom0", @"shell: stats blkback: xvda of domain \d+: \d+ requests, .*"), LineTimeout, cancel);
+                int lastSwap = qemu.Lines.Count;
+                Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(TimeSpan.FromSeconds(600), cancel));
+
+                var lines = qemu.Lines;
+                var verdicts = lines.Select((l, i) => (Match: LoopVerdict().Match(l), Line: i)).Where(v => v.Match.Success).ToArray();
+                Assert.Equal(2, verdicts.Length);
+                foreach (var (m, line) in verdicts)
+                {
+                    TestContext.Current.TestOutputHelper?.WriteLine(m.Value);
+                    // Both guests were still writing when the last swap was done.
+                    Assert.True(line > lastSwap, $"{m.Groups["guest"].Value} finished before the swaps did");
+                    Assert.Equal("0", m.Groups["failed"].Value);
+                    Assert.Equal("0", m.Groups["wrong"].Value);
+                    Assert.Equal("0", m.Groups["bad"].Value);
+                    Assert.Equal("12", m.Groups["connections"].Value);
+                }
+                foreach (Match m in lines.Select(l => Outages().Match(l)).Where(m => m.Success))
+                {
+                    TestContext.Current.TestOutputHelper?.WriteLine(m.Value);
+                    // Eleven losses of the back-end; two that come before any request is answered in between are one outage.
+                    Assert.InRange(int.Parse(m.Groups["count"].Value, global::System.Globalization.CultureInfo.InvariantCulture), 1, 11);
+                }
+                Assert.Equal(10, lines.Count(l => l.Contains("blkback: fault injected: executing ud2", StringComparison.Ordinal)));
+                Assert.DoesNotContain(lines, l => l.Contains("KERNEL FAULT", StringComparison.Ordinal));
+            }));
+
     /// <summary>The guests' pattern (guests/tests/DiskWriter.cs): splitmix64 of the seed, the disk page and the word.</summary>
     internal static ulong DiskPattern(ulong seed, ulong page, int word)
     {

@@ -64,9 +64,38 @@ public static partial class StoreSeeder
             error = Then(error, Write(store, scratch, front, "/virtual-device"u8, Number(number, seed.DeviceId)));
             error = Then(error, Write(store, scratch, front, "/device-type"u8, "disk"u8));
         }
+        else
+        {
+            // Each node carries its own permissions (a child takes its parent's when made): the front-end's
+            // directory and everything it wrote in it were readable by the old back-end only.
+            error = Then(error, Repermit(store, front, frontPerms, scratch));
+        }
         // The front-end's pointers last: a front-end watching them finds the back-end's directory complete.
         error = Then(error, Write(store, scratch, front, "/backend-id"u8, Number(number, seed.Backend)));
         return Then(error, Write(store, scratch, front, "/backend"u8, back));
+    }
+
+    /// <summary>Gives a directory and each of its children the permissions given (one level: a front-end's device directory is flat).</summary>
+    private static StoreError Repermit(StoreServer store, ReadOnlySpan<byte> directory, ReadOnlySpan<byte> perms, Span<byte> scratch)
+    {
+        StoreError error = store.SetPermissions(directory, perms);
+        Span<byte> names = stackalloc byte[1024];
+        error = Then(error, store.Directory(directory, names, out int length));
+        int at = 0;
+        while (error == StoreError.None && at < length)
+        {
+            int end = at;
+            while (end < length && names[end] != 0) end++;
+            if (end > at && directory.Length + 1 + end - at <= scratch.Length)
+            {
+                directory.CopyTo(scratch);
+                scratch[directory.Length] = (byte)'/';
+                names.Slice(at, end - at).CopyTo(scratch.Slice(directory.Length + 1));
+                error = store.SetPermissions(scratch.Slice(0, directory.Length + 1 + end - at), perms);
+            }
+            at = end + 1;
+        }
+        return error;
     }
 
     /// <summary>/local/domain/BE/backend/vbd/FE/DEVID into destination.</summary>

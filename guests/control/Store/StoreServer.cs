@@ -261,6 +261,12 @@ public sealed unsafe partial class StoreServer
         return more;
     }
 
+    /// <summary>
+    /// Hands every ring connection's queued output to its peer: what the direct calls (the control domain's
+    /// own writes) queued for watchers reaches them now, not at their next request, which may never come.
+    /// </summary>
+    public void Flush() => FlushAll();
+
     /// <summary>Hands every ring connection's queued output to its peer (watch events others caused).</summary>
     private void FlushAll()
     {
@@ -514,6 +520,34 @@ public sealed unsafe partial class StoreServer
 
         new ReadOnlySpan<byte>(_reply, 0, _replyLength).CopyTo(destination);
         length = _replyLength;
+        return StoreError.None;
+    }
+
+    /// <summary>DIRECTORY as the privileged domain: the children's names, each NUL-terminated, into
+    /// <paramref name="destination"/>, or E2BIG when they do not fit.</summary>
+    public StoreError Directory(ReadOnlySpan<byte> path, Span<byte> destination, out int length)
+    {
+        length = 0;
+        Caller caller = PrivilegedCaller;
+        if (path.Length == 0 || path.Length > StorePath.AbsoluteMax || path.IndexOf((byte)0) >= 0)
+        {
+            return StoreError.EINVAL;
+        }
+
+        StoreError error = LookChecked(caller, path, Permissions.Read, out NodeView view);
+        if (error != StoreError.None)
+        {
+            return error;
+        }
+
+        int listed = ListChildren(caller, path, view, _list, out bool complete);
+        if (!complete || listed > destination.Length)
+        {
+            return StoreError.E2BIG;
+        }
+
+        new ReadOnlySpan<byte>(_list, 0, listed).CopyTo(destination);
+        length = listed;
         return StoreError.None;
     }
 }
