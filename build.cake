@@ -118,6 +118,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-blk-two-write.img", "", control, TestManifest("blk-two-write")),
     ("keel-blk-two-verify.img", "", control, TestManifest("blk-two-verify")),
     ("keel-blk-swap.img", "", control, TestManifest("blk-swap")),
+    ("keel-blk-hostile.img", "", control, TestManifest("blk-hostile")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).

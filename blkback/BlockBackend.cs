@@ -1,3 +1,4 @@
+using System;
 using System.Runtime;
 using Keel.Runtime;
 
@@ -19,10 +20,17 @@ namespace Keel.Blkback
         private const string Version = "1";
 #endif
 
+        private const ulong HeapBytes = 4 * 1024 * 1024;
+
+        /// <summary>Longest watch-event path kept (the store's absolute path limit).</summary>
+        private const int StoreMessagePathBytes = 3072;
+
         [RuntimeExport("keel_guest_main")]
         private static void Main()
         {
             SharedInfo.Map();
+            // The image's boot heap is small; vbds, engines and the store client's strings get 4 MiB of fresh pages.
+            Pages.DonateHeap(HeapBytes);
             PhysicalDisks.Start();
             string command = DomainEntry.CommandLine;
             if (command.StartsWith("direct="))
@@ -41,7 +49,8 @@ namespace Keel.Blkback
             StoreClient.Watch("data/fault", "fault");
             StoreClient.Write("data/stats-request", "");
             StoreClient.Watch("data/stats-request", "stats");
-            string statsAsked = "";
+            ulong statsAsked = 0;
+            Span<byte> eventPath = stackalloc byte[StoreMessagePathBytes];
             var disks = new SharedDisk[PhysicalDisks.Count];
             for (int i = 0; i < disks.Length; i++) disks[i] = new SharedDisk(PhysicalDisks.Disks[i]);
             Vbds.Start(disks);
@@ -50,18 +59,25 @@ namespace Keel.Blkback
             {
                 Events.WaitUntil(Clock.Now + 100_000_000);
                 PhysicalDisks.TakeAllInterrupts();
-                if (Events.TakePending(StoreClient.Port) | StoreClient.PollWatchEvent() != null)
+                Events.TakePending(StoreClient.Port);
+                while (StoreClient.PollWatchEvent(eventPath, out int length))
                 {
-                    while (StoreClient.PollWatchEvent() != null) { }
-                    if (StoreClient.Read("data/fault", out _) == "ud2") Crash();
-                    // The counters are published only when asked (a string each time, and there is no collector).
-                    string asked = StoreClient.Read("data/stats-request", out _);
-                    if (asked != null && asked != statsAsked)
+                    ReadOnlySpan<byte> path = eventPath.Slice(0, length);
+                    if (path.SequenceEqual("data/fault"u8))
                     {
+                        if (StoreClient.ReadEquals("data/fault", "ud2")) Crash();
+                    }
+                    else if (path.SequenceEqual("data/stats-request"u8))
+                    {
+                        // The counters are published only when asked: a string each time, and there is no collector.
+                        if (!StoreClient.ReadNumber("data/stats-request", out ulong asked, out _) || asked == statsAsked) continue;
                         statsAsked = asked;
                         StoreClient.Write("data/stats", Vbds.Statistics());
                     }
-                    Vbds.Scan();
+                    else
+                    {
+                        Vbds.OnEvent(path);
+                    }
                 }
                 Vbds.Serve();
             }

@@ -21,9 +21,14 @@ namespace Keel.Blkback
 
         private sealed class Vbd
         {
-            internal bool Used, Present;
+            internal bool Used, Present, SetUp;
             internal ushort Frontend;
             internal string BackPath, FrontPath, Name;
+
+            /// <summary>The store paths read or written on every handshake step, made once so that a front-end
+            /// changing state over and over costs no memory.</summary>
+            internal string StatePath, FrontStatePath, RingRefPath, EventChannelPath, ProtocolPath, PersistentPath;
+            internal int Connections;
             internal XenbusState State;
             internal int Disk;
             internal ulong Start, Sectors;
@@ -52,7 +57,44 @@ namespace Keel.Blkback
             Scan();
         }
 
-        /// <summary>Looks again at every vbd directory and every front-end's state: a watch fired (which one does not matter).</summary>
+        /// <summary>
+        /// A watch fired on path (as registered: relative for this domain's own nodes). A front-end's state
+        /// is followed at no cost in memory; a change to the vbd directories themselves (the toolstack adding
+        /// or removing one, or writing the nodes of one not yet set up) is looked at again in full.
+        /// </summary>
+        internal static void OnEvent(System.ReadOnlySpan<byte> path)
+        {
+            for (int i = 0; i < MaxVbds; i++)
+            {
+                Vbd v = s_vbds[i];
+                if (v.Used && v.SetUp && v.FrontStatePath != null && Same(path, v.FrontStatePath))
+                {
+                    Follow(v);
+                    return;
+                }
+            }
+            if (!StartsWith(path, "backend/vbd")) return;
+            int depth = 0;
+            for (int i = 11; i < path.Length; i++) if (path[i] == (byte)'/') depth++;
+            if (depth <= 2 || !AllSetUp()) Scan();
+        }
+
+        private static bool AllSetUp()
+        {
+            for (int i = 0; i < MaxVbds; i++) if (s_vbds[i].Used && !s_vbds[i].SetUp) return false;
+            return true;
+        }
+
+        private static bool Same(System.ReadOnlySpan<byte> bytes, string text) => bytes.Length == text.Length && StartsWith(bytes, text);
+
+        private static bool StartsWith(System.ReadOnlySpan<byte> bytes, string text)
+        {
+            if (bytes.Length < text.Length) return false;
+            for (int i = 0; i < text.Length; i++) if (bytes[i] != text[i]) return false;
+            return true;
+        }
+
+        /// <summary>Looks again at every vbd directory and every front-end's state.</summary>
         internal static void Scan()
         {
             for (int i = 0; i < MaxVbds; i++) s_vbds[i].Present = false;
@@ -125,6 +167,7 @@ namespace Keel.Blkback
                 if (s_vbds[i].Used && s_vbds[i].BackPath == path)
                 {
                     s_vbds[i].Present = true;
+                    if (!s_vbds[i].SetUp) Setup(s_vbds[i]);
                     return;
                 }
             }
@@ -136,7 +179,10 @@ namespace Keel.Blkback
                 v.Present = true;
                 v.Frontend = frontend;
                 v.BackPath = path;
+                v.StatePath = path + "/state";
                 v.Connected = false;
+                v.SetUp = false;
+                v.Connections = 0;
                 Setup(v);
                 return;
             }
@@ -146,11 +192,22 @@ namespace Keel.Blkback
         /// <summary>Checks params and mode, publishes the device's size and features, then InitWait (Xen's blkback: backend_changed, then connect's nodes early).</summary>
         private static void Setup(Vbd v)
         {
+            string target = StoreClient.Read(v.BackPath + "/params", out StoreError missing);
+            // The toolstack writes the directory before its nodes: until params is there, wait for its next write.
+            if (missing != StoreError.None) return;
             v.FrontPath = StoreClient.Read(v.BackPath + "/frontend", out _);
             v.Name = StoreClient.Read(v.BackPath + "/dev", out _) ?? "?";
             string mode = StoreClient.Read(v.BackPath + "/mode", out _);
-            string target = StoreClient.Read(v.BackPath + "/params", out _);
             v.ReadOnly = mode != "w";
+            v.SetUp = true;
+            if (v.FrontPath != null)
+            {
+                v.FrontStatePath = v.FrontPath + "/state";
+                v.RingRefPath = v.FrontPath + "/ring-ref";
+                v.EventChannelPath = v.FrontPath + "/event-channel";
+                v.ProtocolPath = v.FrontPath + "/protocol";
+                v.PersistentPath = v.FrontPath + "/feature-persistent";
+            }
             string problem = ParseTarget(target, v);
             if (problem != null)
             {
@@ -169,7 +226,7 @@ namespace Keel.Blkback
             StoreClient.Write(v.BackPath + "/feature-persistent", "1");
             StoreClient.Write(v.BackPath + "/feature-max-indirect-segments", DomainConsole.Decimal(VbdFeatures.DefaultMaxIndirectSegments));
             StoreClient.Write(v.BackPath + "/max-ring-page-order", "0");
-            if (v.FrontPath != null) StoreClient.Watch(v.FrontPath + "/state", "vbd");
+            if (v.FrontPath != null) StoreClient.Watch(v.FrontStatePath, "vbd");
             Publish(v, XenbusState.InitWait);
             DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " is " + PhysicalDisks.Name(v.Disk) + " sectors "
                 + DomainConsole.Decimal((long)v.Start) + "+" + DomainConsole.Decimal((long)v.Sectors) + (v.ReadOnly ? ", read-only" : ", read-write") + "; waiting for it");
@@ -213,9 +270,8 @@ namespace Keel.Blkback
 
         private static void Follow(Vbd v)
         {
-            if (v.FrontPath == null || v.View == null) return;
-            string text = StoreClient.Read(v.FrontPath + "/state", out StoreError error);
-            XenbusState frontend = error == StoreError.None ? (XenbusState)Number(text) : XenbusState.Unknown;
+            if (!v.SetUp || v.FrontPath == null || v.View == null) return;
+            XenbusState frontend = StoreClient.ReadNumber(v.FrontStatePath, out ulong state, out _) && state <= uint.MaxValue ? (XenbusState)state : XenbusState.Unknown;
             XenbusStep step = XenbusHandshake.BackendStep(v.State, frontend, out XenbusState next);
             switch (step)
             {
@@ -234,17 +290,17 @@ namespace Keel.Blkback
         /// <summary>Maps the front-end's ring (ring-ref) and binds its port (event-channel): Xen's connect_ring.</summary>
         private static bool Connect(Vbd v)
         {
-            ulong reference = Number(StoreClient.Read(v.FrontPath + "/ring-ref", out StoreError refError));
-            ulong remotePort = Number(StoreClient.Read(v.FrontPath + "/event-channel", out StoreError portError));
-            string protocol = StoreClient.Read(v.FrontPath + "/protocol", out StoreError protocolError);
-            if (refError != StoreError.None || portError != StoreError.None || reference > uint.MaxValue || remotePort > uint.MaxValue)
+            if (!StoreClient.ReadNumber(v.RingRefPath, out ulong reference, out _) || !StoreClient.ReadNumber(v.EventChannelPath, out ulong remotePort, out _)
+                || reference > uint.MaxValue || remotePort > uint.MaxValue)
             {
                 return Refuse(v, "no usable ring-ref and event-channel");
             }
-            if (protocolError == StoreError.None && protocol != "x86_64-abi") return Refuse(v, "protocol " + protocol + " is not x86_64-abi");
+            // No protocol node means the native one (io/blkif.h); any other must be x86_64-abi.
+            StoreClient.ReadNumber(v.ProtocolPath, out _, out StoreError protocolMissing);
+            if (protocolMissing != StoreError.ENOENT && !StoreClient.ReadEquals(v.ProtocolPath, "x86_64-abi")) return Refuse(v, "its protocol is not x86_64-abi");
             // Persistent grants only when both ends offer them (io/blkif.h, feature-persistent): such a front-end
             // grants its pool pages writable for good; any other grants each page as its request needs.
-            v.Persistent = StoreClient.Read(v.FrontPath + "/feature-persistent", out _) == "1";
+            v.Persistent = StoreClient.ReadEquals(v.PersistentPath, "1");
             if (v.RingWindow == 0) v.RingWindow = Pages.TakeWindow(1);
             if (v.RingWindow == 0 || Grants.Map(v.Frontend, (uint)reference, v.RingWindow, readOnly: false, out v.RingHandle) != 0)
             {
@@ -266,7 +322,8 @@ namespace Keel.Blkback
                 return Refuse(v, "the engine could not be set up");
             }
             v.Connected = true;
-            DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " connected (ring-ref " + DomainConsole.Decimal((long)reference) + ")");
+            v.Connections++;
+            if (Chatty(v)) DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " connected (ring-ref " + DomainConsole.Decimal((long)reference) + ")");
             return true;
         }
 
@@ -285,9 +342,15 @@ namespace Keel.Blkback
 
         private static bool Refuse(Vbd v, string why)
         {
-            DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + ": " + why);
+            if (Chatty(v)) DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + ": " + why);
             return false;
         }
+
+        /// <summary>A vbd's first connections are reported; after that blkback stays quiet, since each line is a
+        /// string for good and a front-end may reconnect for ever.</summary>
+        private static bool Chatty(Vbd v) => v.Connections <= QuietAfter;
+
+        private const int QuietAfter = 8;
 
         /// <summary>
         /// Stops taking requests, lets what the disk has in flight finish (answers the front-end may never
@@ -307,7 +370,7 @@ namespace Keel.Blkback
                 Events.Close(v.Notifier.Port);
                 Grants.Unmap(v.RingWindow, v.RingHandle);
                 v.Connected = false;
-                DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " disconnected");
+                if (Chatty(v)) DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " disconnected");
             }
             if (publish) Publish(v, next);
             else v.State = next;
@@ -316,8 +379,21 @@ namespace Keel.Blkback
         private static void Publish(Vbd v, XenbusState state)
         {
             v.State = state;
-            StoreClient.Write(v.BackPath + "/state", DomainConsole.Decimal((long)state));
+            StoreClient.Write(v.StatePath, StateText((int)state));
         }
+
+        /// <summary>The states' decimal text, made once.</summary>
+        private static string StateText(int state)
+        {
+            if (s_stateText == null)
+            {
+                s_stateText = new string[9];
+                for (int i = 0; i < s_stateText.Length; i++) s_stateText[i] = DomainConsole.Decimal(i);
+            }
+            return state >= 0 && state < s_stateText.Length ? s_stateText[state] : "0";
+        }
+
+        private static string[] s_stateText;
 
         /// <summary>The next of the NUL-separated names of a DIRECTORY reply, from at; false after the last.</summary>
         private static bool NextName(string names, ref int at, out string name)

@@ -62,6 +62,38 @@ namespace Keel.Runtime
             return error;
         }
 
+        /// <summary>
+        /// The value at path read as a decimal number without making a string (for a loop that must not grow
+        /// the heap, such as a back-end following a front-end that changes state again and again): false with
+        /// the error for a missing node, and false with EINVAL for anything but 1 to 19 digits.
+        /// </summary>
+        public static bool ReadNumber(string path, out ulong value, out StoreError error)
+        {
+            value = 0;
+            int length = RequestInPlace(StoreMessageType.Read, path, null, 0, out error);
+            if (length < 0) return false;
+            if (length > 0 && s_message[StoreMessageHeader.Bytes + length - 1] == 0) length--;
+            if (length == 0 || length > 19) { error = StoreError.EINVAL; return false; }
+            for (int i = 0; i < length; i++)
+            {
+                byte digit = s_message[StoreMessageHeader.Bytes + i];
+                if (digit < (byte)'0' || digit > (byte)'9') { error = StoreError.EINVAL; return false; }
+                value = value * 10 + (ulong)(digit - '0');
+            }
+            return true;
+        }
+
+        /// <summary>Whether the value at path is exactly text, without making a string.</summary>
+        public static bool ReadEquals(string path, string text)
+        {
+            int length = RequestInPlace(StoreMessageType.Read, path, null, 0, out _);
+            if (length < 0) return false;
+            if (length > 0 && s_message[StoreMessageHeader.Bytes + length - 1] == 0) length--;
+            if (length != text.Length) return false;
+            for (int i = 0; i < length; i++) if (s_message[StoreMessageHeader.Bytes + i] != text[i]) return false;
+            return true;
+        }
+
         /// <summary>The names of path's children, NUL-separated, or null with the store's error.</summary>
         public static string Directory(string path, out StoreError error) => Request(StoreMessageType.Directory, path, null, 0, out error);
 
@@ -108,6 +140,24 @@ namespace Keel.Runtime
             return TakeWatchEvent();
         }
 
+        /// <summary>
+        /// A watch event that has arrived, taken without waiting and without making a string: its path's bytes
+        /// go to destination (cut at its length) and their count to length. False if none has arrived.
+        /// </summary>
+        public static bool PollWatchEvent(Span<byte> destination, out int length)
+        {
+            length = 0;
+            if (s_page == null) return false;
+            while (s_watchEventLength == 0 && ReceiveOne(out _)) { }
+            if (s_watchEventLength == 0) return false;
+            int end = StoreMessageHeader.Bytes;
+            while (end < s_watchEventLength && s_watchEvent[end] != 0) end++;
+            length = System.Math.Min(end - StoreMessageHeader.Bytes, destination.Length);
+            new ReadOnlySpan<byte>(s_watchEvent, StoreMessageHeader.Bytes, length).CopyTo(destination);
+            s_watchEventLength = 0;
+            return true;
+        }
+
         /// <summary>Waits (sleeping on the store port) for a watch event; its path.</summary>
         public static string WaitForWatchEvent()
         {
@@ -125,17 +175,24 @@ namespace Keel.Runtime
         /// </summary>
         private static string Request(StoreMessageType type, string path, string second, uint transaction, out StoreError error)
         {
+            int payload = RequestInPlace(type, path, second, transaction, out error);
+            return payload < 0 ? null : Text(s_message, StoreMessageHeader.Bytes, payload);
+        }
+
+        /// <summary>As <see cref="Request"/>, leaving the reply's payload in s_message after the header: its length, or -1 with the error.</summary>
+        private static int RequestInPlace(StoreMessageType type, string path, string second, uint transaction, out StoreError error)
+        {
             error = StoreError.EIO;
-            if (s_page == null) return null;
+            if (s_page == null) return -1;
             int length = path.Length + 1 + (second == null ? 0 : second.Length + (type == StoreMessageType.Write ? 0 : 1));
-            if (length > Store.PayloadMax) { error = StoreError.E2BIG; return null; }
+            if (length > Store.PayloadMax) { error = StoreError.E2BIG; return -1; }
             byte[] m = s_message;
             int at = StoreMessageHeader.Bytes;
             at = Put(m, at, path, true);
             if (second != null) at = Put(m, at, second, type != StoreMessageType.Write);
             uint id = s_nextRequest++;
             new StoreMessageHeader { Type = (uint)type, RequestId = id, TransactionId = transaction, Length = (uint)length }.TryWrite(m);
-            if (!Send(m, at)) return null;
+            if (!Send(m, at)) return -1;
             while (true)
             {
                 if (!ReceiveOne(out StoreMessageHeader reply))
@@ -150,10 +207,10 @@ namespace Keel.Runtime
                 {
                     error = Store.ParseErrorName(new ReadOnlySpan<byte>(m, StoreMessageHeader.Bytes, payload));
                     if (error == StoreError.None) error = StoreError.EIO;
-                    return null;
+                    return -1;
                 }
                 error = StoreError.None;
-                return Text(m, StoreMessageHeader.Bytes, payload);
+                return payload;
             }
         }
 

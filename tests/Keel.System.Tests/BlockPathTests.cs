@@ -131,6 +131,56 @@ public sealed partial class BlockPathTests
                 Assert.DoesNotContain(lines, l => l.Contains("KERNEL FAULT", StringComparison.Ordinal));
             }));
 
+    [Fact]
+    public Task A_hostile_front_end_is_refused_or_cut_off_case_by_case_while_two_honest_guests_keep_verifying() =>
+        DeviceTests.WithScratchDisk(DiskBytes, disk =>
+            Machine.BootAsync(Machine.Image("keel-blk-hostile.img") with { ExtraArguments = DeviceTests.VirtioDisk(disk) }, async (qemu, cancel) =>
+            {
+                await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+                async Task Expect(string text) => await qemu.WaitForLineAsync(GuestLine("hostile", "hostile-disk: " + text), LineTimeout, cancel);
+                await Expect("xvda connected, 4096 sectors");
+                await Expect("a well-formed read: 0");
+                // HOSTILE-INPUTS class 7: every malformed request is answered BLKIF_RSP_ERROR (-1) or EOPNOTSUPP (-2), never served.
+                foreach (string refused in new[] { "no segments", "12 segments", "first_sect after last_sect", "last_sect 8", "the sector past the end",
+                    "a range running past the end", "a sector near 2\\^64", "operation 4", "operation 200" })
+                {
+                    await Expect(refused + ": -1");
+                }
+                await Expect("a discard it was not offered: -2");
+                // Class 6: grants that are not there, are another domain's, or are read-only for a read.
+                await Expect("a grant never given: -1");
+                await Expect("a grant given to another domain: -1");
+                await Expect("a read into a read-only grant: -1");
+                await Expect("a write from a read-only grant: 0");
+                await Expect("the same id twice: (-1 and 0|0 and -1)");
+                // Class 9: reconnecting again and again, a new ring each time; the back-end serves every one.
+                await Expect("20 reconnections, each with a new ring: 20 served");
+                await Expect("a read of the read-only disk: 0");
+                await Expect("a write to the read-only disk: -1");
+                // Class 8, then class 1: a flood of events changes nothing; a producer index past the ring cuts it off.
+                await Expect("100000 events sent to blkback");
+                await Expect("a read after the flood: 0");
+                await Expect("a producer index 64 past the ring: blkback closed the device");
+                int attacksDone = qemu.Lines.Count;
+                Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(TimeSpan.FromSeconds(300), cancel));
+                var lines = qemu.Lines;
+                Assert.Contains("(blkback) blkback: xvda of domain 4 cut off: its ring's indices are impossible", lines);
+                var verdicts = lines.Select((l, i) => (Match: LoopVerdict500().Match(l), Line: i)).Where(v => v.Match.Success).ToArray();
+                Assert.Equal(2, verdicts.Length);
+                foreach (var (m, line) in verdicts)
+                {
+                    TestContext.Current.TestOutputHelper?.WriteLine(m.Value);
+                    Assert.True(line > attacksDone, $"{m.Groups["guest"].Value} finished before the attacks did");
+                    Assert.Equal("0", m.Groups["failed"].Value);
+                    Assert.Equal("0", m.Groups["wrong"].Value);
+                    Assert.Equal("1", m.Groups["connections"].Value);
+                }
+                Assert.DoesNotContain(lines, l => l.Contains("(blkback) fatal", StringComparison.Ordinal) || l.Contains("blkback (domain 1) ended: crash", StringComparison.Ordinal));
+            }));
+
+    [GeneratedRegex(@"^\((?<guest>alpha|beta)\) disk: loop 4 MiB x 500 in (?<ms>\d+) ms: (?<failed>\d+) requests failed, (?<wrong>\d+) pages wrong; (?<connections>\d+) connections, (?<reissued>\d+) requests issued again, (?<bad>\d+) bad responses$")]
+    private static partial Regex LoopVerdict500();
+
     /// <summary>The guests' pattern (guests/tests/DiskWriter.cs): splitmix64 of the seed, the disk page and the word.</summary>
     internal static ulong DiskPattern(ulong seed, ulong page, int word)
     {
