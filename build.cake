@@ -72,9 +72,14 @@ var domains = new (string Assembly, string Output)[]
 
 // Debian's GRUB for Xen (grub-xen-bin), unmodified, as a guest kernel: grub-mkimage links the platform's
 // kernel.img with these modules and the embedded script into one PV64 ELF (GRUB-FOR-XEN.md, section 1).
-const string GrubDomain = "artifacts/domains/pvgrub.elf";
-const string GrubScript = "tests/Keel.System.Tests/Grub/hello.cfg";
-var grubModules = new[] { "normal", "echo", "ls", "cat", "halt", "minicmd", "lsxen", "configfile" };
+// Two builds, each with its own embedded script: one that only talks (hello.cfg), one that reads an ext2
+// disk served by blkback (disk.cfg).
+var grubImages = new (string Domain, string Script)[]
+{
+    ("artifacts/domains/pvgrub.elf", "tests/Keel.System.Tests/Grub/hello.cfg"),
+    ("artifacts/domains/pvgrub-disk.elf", "tests/Keel.System.Tests/Grub/disk.cfg"),
+};
+var grubModules = new[] { "normal", "echo", "ls", "cat", "halt", "minicmd", "lsxen", "configfile", "ext2" };
 
 // Each image: the file the image tool writes, the kernel command line GRUB passes, its boot modules (a file
 // and its module string; "dom0 ..." is the initial domain with its command line) and the manifest the
@@ -119,6 +124,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-blk-two-verify.img", "", control, TestManifest("blk-two-verify")),
     ("keel-blk-swap.img", "", control, TestManifest("blk-swap")),
     ("keel-blk-hostile.img", "", control, TestManifest("blk-hostile")),
+    ("keel-guest-grub-disk.img", "", control, TestManifest("guest-grub-disk")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).
@@ -139,13 +145,16 @@ Task("Image")
             .Append("--").Append("--domain").AppendQuoted(root.CombineWithFilePath(domain.Assembly).FullPath)
             .Append("--output").AppendQuoted(root.CombineWithFilePath(domain.Output).FullPath));
     }
-    EnsureDirectoryExists(root.CombineWithFilePath(GrubDomain).GetDirectory());
-    // The prefix names the disk GRUB would read its grub.cfg from; the embedded script runs first.
-    var grub = new ProcessArgumentBuilder()
-        .Append("-O").Append("x86_64-xen").Append("-o").AppendQuoted(root.CombineWithFilePath(GrubDomain).FullPath)
-        .Append("-c").AppendQuoted(root.CombineWithFilePath(GrubScript).FullPath).Append("-p").AppendQuoted("(xen/xvda)/boot/grub");
-    foreach (string module in grubModules) grub.Append(module);
-    ExecuteOrFail("grub-mkimage", grub);
+    foreach (var (grubDomain, grubScript) in grubImages)
+    {
+        EnsureDirectoryExists(root.CombineWithFilePath(grubDomain).GetDirectory());
+        // The prefix names the disk GRUB would read its grub.cfg from; the embedded script runs first.
+        var grub = new ProcessArgumentBuilder()
+            .Append("-O").Append("x86_64-xen").Append("-o").AppendQuoted(root.CombineWithFilePath(grubDomain).FullPath)
+            .Append("-c").AppendQuoted(root.CombineWithFilePath(grubScript).FullPath).Append("-p").AppendQuoted("(xen/xvda)/boot/grub");
+        foreach (string module in grubModules) grub.Append(module);
+        ExecuteOrFail("grub-mkimage", grub);
+    }
     // One run of the image tool compiles the kernel once and writes every image.
     var arguments = new ProcessArgumentBuilder()
         .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").Append("image").Append("--");

@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # What the image tool and the tests call: QEMU and both firmwares, GRUB for BIOS and UEFI with
 # grub-mkrescue's helpers, GRUB for Xen (a real PV guest kernel for the ELF reader's tests), and binutils
 # for ld, objcopy, nm and readelf.
-packages=(qemu-system-x86 ovmf grub-pc-bin grub-efi-amd64-bin grub-xen-bin grub-common xorriso mtools binutils)
+packages=(qemu-system-x86 ovmf grub-pc-bin grub-efi-amd64-bin grub-xen-bin grub-common xorriso mtools binutils e2fsprogs)
 
 if command -v dpkg-query >/dev/null; then
     missing=()

@@ -55,7 +55,11 @@ namespace Keel.Guests.Control
             // toolstack sets a system up: a front-end then always finds its back-end's domain.
             for (int i = 0; i < domains.Length; i++) Build(i);
             WireDisks(-1);
-            for (int i = 0; i < domains.Length; i++) Run(i);
+            // Driver domains first, and their devices offered (InitWait) before any front-end starts: a
+            // front-end such as GRUB's xendisk reads the back-end's state once at boot and does not wait for it.
+            for (int i = 0; i < domains.Length; i++) if (domains[i].PciCount > 0) Run(i);
+            WaitForBackends();
+            for (int i = 0; i < domains.Length; i++) if (domains[i].PciCount == 0) Run(i);
             DomainConsole.WriteLine("control: " + DomainConsole.Decimal(domains.Length) + " domains started in " + DomainConsole.Decimal((long)((Clock.Now - started) / 1_000_000)) + " ms; "
                 + DomainConsole.Decimal(CountRunning()) + " running at system time " + DomainConsole.Decimal((long)(Clock.Now / 1_000_000)) + " ms");
             long domainException = Events.BindVirq(VirqDomainException);
@@ -180,6 +184,35 @@ namespace Keel.Guests.Control
             return allEnded;
         }
 
+
+        private const ulong BackendWaitNs = 20_000_000_000;
+
+        /// <summary>
+        /// Serves the store and consoles until every manifest disk's back-end has published InitWait (state 2)
+        /// or more, or 20 s have passed (a back-end that never comes leaves its front-ends to find it closed).
+        /// </summary>
+        private static void WaitForBackends()
+        {
+            ManifestDisk[] disks = s_manifest.Disks;
+            ulong deadline = Clock.Now + BackendWaitNs;
+            while (Clock.Now < deadline)
+            {
+                int waiting = 0;
+                for (int k = 0; k < disks.Length; k++)
+                {
+                    long backend = s_ids[disks[k].Backend], frontend = s_ids[disks[k].Domain];
+                    if (backend < 0 || frontend < 0) continue;
+                    string state = StoreService.ReadNode("/local/domain/" + DomainConsole.Decimal(backend) + "/backend/vbd/" + DomainConsole.Decimal(frontend) + "/"
+                        + DomainConsole.Decimal(Store.StoreSeeder.XvdDeviceId(disks[k].Vdev)) + "/state");
+                    if (state == null || state == "1") waiting++;
+                }
+                if (waiting == 0) return;
+                Events.WaitUntil(Clock.Now + 10_000_000);
+                ConsoleBackend.Serve();
+                StoreService.Serve();
+            }
+            DomainConsole.WriteLine("control: a back-end did not offer its devices within 20 s; starting the guests anyway");
+        }
 
         /// <summary>The manifest index of the domain with that name, or -1.</summary>
         internal static int IndexOf(string name)

@@ -57,4 +57,47 @@ public sealed partial class GrubTests
             Assert.Equal(Number(built.Groups["before"]), Number(after.Groups["free"]));
             Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
         });
+
+    /// <summary>An ext2 disk of 4 MiB holding hello.txt, made with mke2fs -d as GRUB-FOR-XEN.md shows (reproducible: fixed time, UUID and hash seed).</summary>
+    private static void MakeExt2Disk(string image, string text)
+    {
+        string root = Directory.CreateTempSubdirectory("keel-ext2-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(root, "hello.txt"), text);
+            var start = new global::System.Diagnostics.ProcessStartInfo("mke2fs")
+            {
+                ArgumentList = { "-q", "-F", "-t", "ext2", "-b", "1024", "-L", "keeltest", "-U", "11111111-2222-3333-4444-555555555555",
+                    "-E", "hash_seed=11111111-2222-3333-4444-555555555555", "-d", root, image, "4M" },
+                RedirectStandardError = true,
+            };
+            start.Environment["E2FSPROGS_FAKE_TIME"] = "1700000000";
+            using var mke2fs = global::System.Diagnostics.Process.Start(start)!;
+            string errors = mke2fs.StandardError.ReadToEnd();
+            mke2fs.WaitForExit();
+            Assert.True(mke2fs.ExitCode == 0, "mke2fs failed: " + errors);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public Task Debians_GRUB_for_Xen_lists_and_reads_an_ext2_disk_that_blkback_serves() =>
+        DeviceTests.WithScratchDisk(0, async disk =>
+        {
+            MakeExt2Disk(disk, "hello from xvda\n");
+            await Machine.BootAsync(Machine.Image("keel-guest-grub-disk.img") with { ExtraArguments = DeviceTests.VirtioDisk(disk) }, async (qemu, cancel) =>
+            {
+                await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
+                await qemu.WaitForLineAsync(GuestLine("grub", "hello from grub"), LineTimeout, cancel);
+                // ls (xen/xvda)/ then cat (xen/xvda)/hello.txt, as on real Xen 4.17 (GRUB-FOR-XEN.md).
+                await qemu.WaitForLineAsync(GuestLine("grub", @"lost\+found/ +hello\.txt *"), LineTimeout, cancel);
+                await qemu.WaitForLineAsync(GuestLine("grub", "hello from xvda"), LineTimeout, cancel);
+                await qemu.WaitForLineAsync(GuestLine("dom0", @"control: grub \(domain 2\) ended: poweroff"), LineTimeout, cancel);
+                Assert.Equal(CleanShutdownExitStatus, await qemu.WaitForExitAsync(ExitTimeout, cancel));
+                Assert.Contains(qemu.Lines, l => l.StartsWith("(blkback) blkback: xvda of domain 2 connected", StringComparison.Ordinal));
+            });
+        });
 }
