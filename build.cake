@@ -3,7 +3,7 @@
 //   ./build.sh --target=Build           every project: the freestanding kernel and core library, the image tool, host projects
 //   ./build.sh --target=Image           artifacts/keel.img and the fault-test images (keel-pagefault, keel-throw, keel-stackoverflow)
 //   ./build.sh --target=Run [--firmware=uefi] [--image=artifacts/keel-pagefault.img]
-//              [--manifest=FILE] [--guest=PATH[,memory=MiB][,cmdline=...]]... [--exit [--timeout=SECONDS]] [--memory=MiB]
+//              [--manifest=FILE] [--guest=PATH[,memory=MiB][,cmdline=...][,disk=FILE[:ro]]...]... [--exit [--timeout=SECONDS]] [--memory=MiB]
 //                                       boots an image with the serial console on this terminal (Ctrl-A X quits)
 //   ./build.sh --target=Test            every tests/**/*.Tests project; ends with the line "N passed, N failed"
 //   ./build.sh --target=Bench           the benchmarks in tests/Keel.Bench, report under artifacts/bench
@@ -68,6 +68,7 @@ var domains = new (string Assembly, string Output)[]
     ("artifacts/bin/Keel.Guests.TestDomain/release/Keel.TestDomain.dll", TestDomain),
     ("artifacts/bin/Keel.Blkback/release/Keel.Blkback.dll", "artifacts/domains/blkback.elf"),
     ("artifacts/bin/Keel.Blkback.V2/release/Keel.Blkback.V2.dll", "artifacts/domains/blkback-2.elf"),
+    ("artifacts/bin/Keel.Guests.KvStore/release/Keel.KvStore.dll", "artifacts/domains/kvstore.elf"),
 };
 
 // Debian's GRUB for Xen (grub-xen-bin), unmodified, as a guest kernel: grub-mkimage links the platform's
@@ -125,6 +126,9 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-blk-swap.img", "", control, TestManifest("blk-swap")),
     ("keel-blk-hostile.img", "", control, TestManifest("blk-hostile")),
     ("keel-guest-grub-disk.img", "", control, TestManifest("guest-grub-disk")),
+    // The key-value store puts keys on a disk, and a second boot on the same disk file gets them back.
+    ("keel-kvstore-put.img", "", control, TestManifest("kvstore-put")),
+    ("keel-kvstore-get.img", "", control, TestManifest("kvstore-get")),
 };
 
 // Freestanding code linked as a static Linux executable, which the host tests run (tests/Keel.Freestanding.Tests).
@@ -179,9 +183,13 @@ Task("Image")
 });
 
 // A manifest for Run's --manifest, --guest and --exit: the chosen manifest (the default one if none), with
-// each --guest=PATH[,memory=MiB][,cmdline=TEXT] appended as a domain named guest, guest-1, ... and, with --exit,
-// exit_when_done set so the machine stops once every domain has ended.
-string RunManifest(string manifest, IList<string> guests, bool exit)
+// each --guest=PATH[,memory=MiB][,cmdline=TEXT][,disk=FILE[:ro]]... appended as a domain named guest, guest-1, ...
+// and, with --exit, exit_when_done set so the machine stops once every domain has ended. A guest's disk=FILE
+// options give it xvda, xvdb, ... in order (":ro" for read-only); each distinct file is one virtio-blk device
+// of QEMU's, at slots 00:04.0, 00:05.0, ... in the order files are first named, and a blkback domain that holds
+// them all is added before the guests, once any guest has a disk. Returns the manifest and QEMU's arguments
+// for those devices (none without disks, so a run without them is what it always was).
+(string Manifest, List<string> Devices) RunManifest(string manifest, IList<string> guests, bool exit)
 {
     var text = new System.Text.StringBuilder();
     var lines = System.IO.File.ReadAllLines(manifest).Where(l => !(exit && l.TrimStart().StartsWith("exit_when_done"))).ToList();
@@ -192,28 +200,87 @@ string RunManifest(string manifest, IList<string> guests, bool exit)
         text.AppendLine(line);
         if (exit && line.Trim() == "[system]") text.AppendLine("exit_when_done = true");
     }
+    string Quoted(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    // Every disk file once, in the order first named, with the guest disks on it (name, vdev, writable).
+    var files = new List<string>();
+    var users = new Dictionary<string, List<(string Guest, string Vdev, bool Writable)>>();
+    var domains = new System.Text.StringBuilder();
     for (int i = 0; i < guests.Count; i++)
     {
+        string name = i == 0 ? "guest" : $"guest-{i}";
         string[] parts = guests[i].Split(',', 2);
         string kernel = MakeAbsolute(File(parts[0])).FullPath;
         if (!System.IO.File.Exists(kernel)) throw new Exception($"--guest: {kernel} does not exist");
         string memory = "32", cmdline = "";
+        var disks = new List<string>();
         foreach (string option in parts.Length > 1 ? parts[1].Split(',') : new string[0])
         {
             if (option.StartsWith("memory=")) memory = option.Substring(7);
             else if (option.StartsWith("cmdline=")) cmdline = option.Substring(8);
-            else throw new Exception($"--guest: unknown option '{option}' (memory=MiB, cmdline=TEXT)");
+            else if (option.StartsWith("disk=")) disks.Add(option.Substring(5));
+            else throw new Exception($"--guest: unknown option '{option}' (memory=MiB, cmdline=TEXT, disk=FILE[:ro])");
         }
-        text.AppendLine($"\n[[domain]]\nname = \"{(i == 0 ? "guest" : $"guest-{i}")}\"\nkernel = \"{kernel.Replace("\\", "\\\\")}\"\nmemory = {memory}\ncmdline = \"{cmdline.Replace("\"", "\\\"")}\"");
+        var specs = new List<string>();
+        foreach (string disk in disks)
+        {
+            bool writable = !disk.EndsWith(":ro");
+            string given = writable ? disk : disk.Substring(0, disk.Length - 3);
+            if (given.Length == 0) throw new Exception($"--guest {name}: disk= names no file (disk=FILE for read-write, disk=FILE:ro for read-only)");
+            string file = MakeAbsolute(File(given)).FullPath;
+            if (!System.IO.File.Exists(file))
+                throw new Exception($"--guest {name}: disk file {file} does not exist (a raw disk image; `truncate -s 64M {given}` makes an empty one)");
+            if (!users.ContainsKey(file))
+            {
+                files.Add(file);
+                users[file] = new List<(string, string, bool)>();
+            }
+            string vdev = "xvd" + (char)('a' + specs.Count);
+            users[file].Add((name, vdev, writable));
+            specs.Add(Quoted($"backend=blkback, vdev={vdev}, access={(writable ? "rw" : "ro")}, target=vd{(char)('a' + files.IndexOf(file))}"));
+        }
+        domains.AppendLine($"\n[[domain]]\nname = \"{name}\"\nkernel = {Quoted(kernel)}\nmemory = {memory}\ncmdline = {Quoted(cmdline)}");
+        if (specs.Count > 0) domains.AppendLine($"disk = [{string.Join(", ", specs)}]");
     }
+
+    // One writer of a file could change what another guest reads (and two writers would ruin it), so a file
+    // given more than once must be read-only every time; the manifest check refuses it too, but in terms of
+    // sectors of vda, vdb, ..., not of the files named here.
+    foreach (string file in files.Where(f => users[f].Count > 1 && users[f].Any(u => u.Writable)))
+    {
+        throw new Exception($"--guest: disk file {file} is given {users[file].Count} times ("
+            + string.Join(", ", users[file].Select(u => $"{u.Guest} {u.Vdev} {(u.Writable ? "read-write" : "read-only")}"))
+            + "); a file may be shared only when every guest gets it read-only (disk=FILE:ro)");
+    }
+    const int MaxDiskFiles = 8;
+    if (files.Count > MaxDiskFiles)
+        throw new Exception($"--guest: {files.Count} disk files are named; blkback takes at most {MaxDiskFiles} (one PCI device each)");
+
+    var devices = new List<string>();
+    if (files.Count > 0)
+    {
+        var slots = Enumerable.Range(4, files.Count).ToList();
+        text.AppendLine($"\n# The block driver domain for the --guest disk files, one virtio-blk device each.\n[[domain]]\nname = \"blkback\"\n"
+            + $"kernel = {Quoted(root.CombineWithFilePath("artifacts/domains/blkback.elf").FullPath)}\n"
+            + $"kernel_upgrade = {Quoted(root.CombineWithFilePath("artifacts/domains/blkback-2.elf").FullPath)}\n"
+            + $"memory = 48\non_crash = \"restart\"\npci = [{string.Join(", ", slots.Select(s => $"\"00:{s:x2}.0\""))}]");
+        for (int n = 0; n < files.Count; n++)
+        {
+            // QEMU's option syntax doubles a comma that belongs to the value; a file no guest writes is opened read-only.
+            string readOnly = users[files[n]].Any(u => u.Writable) ? "" : ",readonly=on";
+            devices.AddRange(new[] { "-drive", $"if=none,id=disk{n},format=raw,file={files[n].Replace(",", ",,")}{readOnly}" });
+            devices.AddRange(new[] { "-device", $"virtio-blk-pci,drive=disk{n},addr=0x{slots[n]:x}" });
+        }
+    }
+    text.Append(domains);
     var path = artifacts.Combine("run").CombineWithFilePath("run.toml");
     EnsureDirectoryExists(path.GetDirectory());
     System.IO.File.WriteAllText(path.FullPath, text.ToString());
-    return path.FullPath;
+    return (path.FullPath, devices);
 }
 
 Task("Run")
-    .Description("Boots an image in QEMU with the serial console on this terminal (--firmware=bios|uefi, --image=<path>, --manifest=FILE, --guest=PATH[,memory=MiB][,cmdline=...], --exit)")
+    .Description("Boots an image in QEMU with the serial console on this terminal (--firmware=bios|uefi, --image=<path>, --manifest=FILE, --guest=PATH[,memory=MiB][,cmdline=...][,disk=FILE[:ro]]..., --exit); each guest's disk files are its xvda, xvdb, ..., served by a blkback domain")
     .IsDependentOn("Image")
     .Does(() =>
 {
@@ -221,10 +288,11 @@ Task("Run")
     var image = MakeAbsolute(File(Argument("image", artifacts.CombineWithFilePath("keel.img").FullPath)));
     var guests = Arguments<string>("guest", new string[0]).ToList();
     bool exit = HasArgument("exit");
+    var devices = new List<string>();
     if (HasArgument("manifest") || guests.Count > 0 || exit)
     {
         // An image of its own: the control domain with the manifest the options describe.
-        string manifest = RunManifest(MakeAbsolute(File(Argument("manifest", "manifests/default.toml"))).FullPath, guests, exit);
+        (string manifest, devices) = RunManifest(MakeAbsolute(File(Argument("manifest", "manifests/default.toml"))).FullPath, guests, exit);
         image = artifacts.Combine("run").CombineWithFilePath("keel-run.img");
         ExecuteOrFail("dotnet", new ProcessArgumentBuilder()
             .Append("run").Append("--no-build").Append("-c").Append(Configuration).Append("--project").Append("image").Append("--")
@@ -239,6 +307,8 @@ Task("Run")
         .Append("-device").Append("isa-debug-exit,iobase=0xf4,iosize=0x04")
         // snapshot=on: the guest's writes to the disk are thrown away, so the image stays as built.
         .Append("-drive").Append($"format=raw,file={image.FullPath},snapshot=on");
+    // The guests' disk files, written for real (no snapshot): what a guest stores is there for the next run.
+    foreach (string argument in devices) arguments.AppendQuoted(argument);
     switch (firmware)
     {
         case "bios":

@@ -138,6 +138,27 @@ namespace Keel.Drivers.Blkfront
         }
 
         /// <summary>
+        /// One turn of an event loop that waits for this device alone: polls, sleeps until its port, the
+        /// store's or a 10 ms timer fires, and polls again.
+        /// </summary>
+        public void Pump()
+        {
+            Poll();
+            Events.WaitUntil(Clock.Now + 10_000_000);
+            if (_port != 0) Events.TakePending(_port);
+            Events.TakePending(StoreClient.Port);
+            Poll();
+        }
+
+        /// <summary>Pumps until the handshake reaches Connected or timeoutNs pass; whether it did.</summary>
+        public bool WaitConnected(ulong timeoutNs)
+        {
+            ulong deadline = Clock.Now + timeoutNs;
+            while (!IsConnected && Clock.Now < deadline) Pump();
+            return IsConnected;
+        }
+
+        /// <summary>
         /// Queues a read or write of pages (this domain's machine frames) starting at sector: every page
         /// whole but the last, which holds lastSector + 1 sectors (7 for a whole page). False when every slot
         /// is in use, or the request is malformed (no pages, more than 11, a sector past 2^64).

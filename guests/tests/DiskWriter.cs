@@ -40,9 +40,7 @@ namespace Keel.Guests.Tests
                 DomainConsole.WriteLine("disk: no xvda was given to this domain");
                 return;
             }
-            ulong deadline = Clock.Now + ConnectTimeoutNs;
-            while (!disk.IsConnected && Clock.Now < deadline) Pump(disk);
-            if (!disk.IsConnected)
+            if (!disk.WaitConnected(ConnectTimeoutNs))
             {
                 DomainConsole.WriteLine("disk: xvda never connected");
                 return;
@@ -120,7 +118,7 @@ namespace Keel.Guests.Tests
                     busy[slot] = true;
                     slotRequest[slot] = next++;
                 }
-                Pump(disk);
+                disk.Pump();
                 int n = disk.Reap(done);
                 for (int i = 0; i < n; i++)
                 {
@@ -132,16 +130,6 @@ namespace Keel.Guests.Tests
                 }
             }
             return failed;
-        }
-
-        /// <summary>Lets the front-end take what arrived, sleeping until its port, the store's or a 10 ms timer fires.</summary>
-        private static void Pump(BlockFront disk)
-        {
-            disk.Poll();
-            Events.WaitUntil(Clock.Now + 10_000_000);
-            if (disk.Port != 0) Events.TakePending(disk.Port);
-            Events.TakePending(StoreClient.Port);
-            disk.Poll();
         }
 
         private static long Check(int slot, ulong seed, ulong request)
