@@ -117,6 +117,7 @@ var images = new (string File, string CommandLine, (string File, string String)[
     ("keel-domctl.img", "", new[] { (ControlDomain, "dom0 domctl-test") }, TestManifest("guest-hello")),
     // The Bench target's kernel micro-benchmarks.
     ("keel-bench.img", "", control, "tests/Keel.Bench/Manifests/bench.toml"),
+    ("keel-blkbench.img", "", control, "tests/Keel.Bench/Manifests/blkbench.toml"),
     ("keel-guest-hypercalls.img", "", control, TestManifest("guest-hypercalls")),
     ("keel-guest-grub.img", "", control, TestManifest("guest-grub")),
     ("keel-device-probe.img", "", control, TestManifest("device-probe")),

@@ -6,7 +6,8 @@ namespace Keel.Blkback
 {
     /// <summary>
     /// blkback's entry. It starts the virtio-blk devices it was given; with direct=MiB on its command line it
-    /// drives vda alone (DirectTest) and powers off; otherwise it serves the virtual block devices the
+    /// drives vda alone (DirectTest) and powers off; with bench-direct it first measures vda alone for the
+    /// Bench target (DirectBench); then it serves the virtual block devices the
     /// toolstack gives it (Vbds) until it is destroyed. Its version is in the store at data/version, so a
     /// toolstack and a test can tell an upgrade happened. Writing "ud2" to data/fault makes it execute ud2:
     /// a real crash, which the control domain's serial shell injects to show a driver domain dying under load;
@@ -38,6 +39,7 @@ namespace Keel.Blkback
                 DirectTest.Run(command.Substring(7));
                 return;
             }
+            if (command == "bench-direct") DirectBench.Run();
             if (Grants.Initialise() != 0)
             {
                 DomainConsole.WriteLine("blkback: no grant table");

@@ -35,7 +35,10 @@ namespace Keel.Drivers.Blkfront
     public sealed unsafe class BlockFront
     {
         public const int Slots = Blkif.RequestsPerPageRing;
-        public const int MaxPages = Blkif.MaxSegmentsPerRequest;
+
+        /// <summary>Pages a request may have: past 11 (io/blkif.h's direct limit) it goes as BLKIF_OP_INDIRECT, with
+        /// its segments in a page of its own, if the back-end offers that many (feature-max-indirect-segments).</summary>
+        public const int MaxPages = 16;
 
         private enum SlotState : byte { Free, Queued, OnRing }
 
@@ -52,6 +55,19 @@ namespace Keel.Drivers.Blkfront
         }
 
         private readonly Slot[] _slots = new Slot[Slots];
+        private readonly ulong[] _indirectVa = new ulong[Slots];
+        private readonly ulong[] _indirectFrame = new ulong[Slots];
+        private readonly int[] _indirectGrant = new int[Slots];
+        private int _maxIndirect;
+
+        // Persistent grants (feature-persistent): a pool page for each page of each slot, granted writable to the
+        // back-end once per connection; data is copied between the caller's pages and the pool.
+        private readonly bool _persistent;
+        private readonly ulong[] _poolVa;
+        private readonly ulong[] _poolFrame;
+        private readonly int[] _poolGrant;
+        private readonly ulong[] _callerVa = new ulong[Slots * MaxPages];
+        private bool _usePool;
         private readonly ulong[] _frames = new ulong[Slots * MaxPages];
         private readonly int[] _grants = new int[Slots * MaxPages];
         private readonly int[] _staleGrants = new int[Slots * MaxPages * 4];
@@ -98,23 +114,51 @@ namespace Keel.Drivers.Blkfront
 
         public string Name { get; }
 
-        private BlockFront(string name, string path)
+        private BlockFront(string name, string path, bool persistent)
         {
             Name = name;
             _path = path;
+            _persistent = persistent;
+            if (!persistent) return;
+            _poolVa = new ulong[Slots * MaxPages];
+            _poolFrame = new ulong[Slots * MaxPages];
+            _poolGrant = new int[Slots * MaxPages];
+            for (int i = 0; i < _poolVa.Length; i++) _poolGrant[i] = -1;
+        }
+
+        /// <summary>Whether requests go through the persistently granted pool on this connection (both ends offered it).</summary>
+        public bool UsesPersistentGrants => _usePool;
+
+        /// <summary>Takes the pages a request needs besides the caller's: an indirect page per slot, and the pool.</summary>
+        private bool TakePages()
+        {
+            for (int i = 0; i < Slots; i++)
+            {
+                _indirectVa[i] = Pages.TakePage(out _indirectFrame[i]);
+                _indirectGrant[i] = -1;
+                if (_indirectVa[i] == 0) return false;
+            }
+            if (!_persistent) return true;
+            for (int i = 0; i < _poolVa.Length; i++)
+            {
+                _poolVa[i] = Pages.TakePage(out _poolFrame[i]);
+                if (_poolVa[i] == 0) return false;
+            }
+            return true;
         }
 
         /// <summary>
         /// The front-end of xvd&lt;a + index&gt;: watches its own directory (where the toolstack points it at a
         /// back-end) and starts the handshake. Null if the toolstack made no such device.
         /// </summary>
-        public static BlockFront Open(int index)
+        public static BlockFront Open(int index, bool persistent = false)
         {
             uint id = (202u << 8) | ((uint)index << 4);
             string path = "device/vbd/" + DomainConsole.Decimal(id);
             StoreClient.Read(path + "/virtual-device", out StoreError error);
             if (error != StoreError.None) return null;
-            var front = new BlockFront("xvd" + (char)('a' + index), path);
+            var front = new BlockFront("xvd" + (char)('a' + index), path, persistent);
+            if (!front.TakePages()) return null;
             StoreClient.Watch(path + "/backend", "blkfront");
             front.Follow();
             front.Poll();
@@ -163,9 +207,17 @@ namespace Keel.Drivers.Blkfront
         /// whole but the last, which holds lastSector + 1 sectors (7 for a whole page). False when every slot
         /// is in use, or the request is malformed (no pages, more than 11, a sector past 2^64).
         /// </summary>
-        public bool TrySubmit(BlkifOperation operation, ulong sector, ReadOnlySpan<ulong> frames, byte lastSector, ulong token)
+        public bool TrySubmit(BlkifOperation operation, ulong sector, ReadOnlySpan<ulong> frames, byte lastSector, ulong token) =>
+            TrySubmit(operation, sector, frames, default, lastSector, token);
+
+        /// <summary>
+        /// As the other TrySubmit, with the pages' addresses in this domain too, which a front-end opened with
+        /// persistent grants needs to copy the data to and from its pool (the frames are then not granted).
+        /// </summary>
+        public bool TrySubmit(BlkifOperation operation, ulong sector, ReadOnlySpan<ulong> frames, ReadOnlySpan<ulong> addresses, byte lastSector, ulong token)
         {
             if (frames.Length == 0 || frames.Length > MaxPages || lastSector > 7) return false;
+            if (_persistent && addresses.Length != frames.Length) return false;
             if (operation != BlkifOperation.Read && operation != BlkifOperation.Write) return false;
             int slot = 0;
             while (slot < Slots && _slots[slot].State != SlotState.Free) slot++;
@@ -182,6 +234,7 @@ namespace Keel.Drivers.Blkfront
             {
                 _frames[slot * MaxPages + p] = frames[p];
                 _grants[slot * MaxPages + p] = -1;
+                if (_persistent) _callerVa[slot * MaxPages + p] = addresses[p];
             }
             return true;
         }
@@ -240,6 +293,7 @@ namespace Keel.Drivers.Blkfront
                     break;
                 case XenbusStep.Connect:
                     Sectors = Number(StoreClient.Read(_backendPath + "/sectors", out _));
+                    _maxIndirect = (int)Math.Min(Number(StoreClient.Read(_backendPath + "/feature-max-indirect-segments", out _)), MaxPages);
                     ReadOnly = (Number(StoreClient.Read(_backendPath + "/info", out _)) & Blkif.VdiskReadOnly) != 0;
                     Connections++;
                     break;
@@ -266,6 +320,14 @@ namespace Keel.Drivers.Blkfront
             StoreClient.Write(_path + "/ring-ref", DomainConsole.Decimal(_ringRef));
             StoreClient.Write(_path + "/event-channel", DomainConsole.Decimal(port));
             StoreClient.Write(_path + "/protocol", "x86_64-abi");
+            _usePool = _persistent && StoreClient.Read(_backendPath + "/feature-persistent", out _) == "1";
+            if (_persistent) StoreClient.Write(_path + "/feature-persistent", _usePool ? "1" : "0");
+            for (int i = 0; _usePool && i < _poolVa.Length; i++)
+            {
+                // Writable for good: the back-end keeps these mapped (xen-blkback's persistent_gnts) for reads and writes alike.
+                _poolGrant[i] = Grants.Grant(_backend, _poolFrame[i], readOnly: false);
+                if (_poolGrant[i] < 0) return false;
+            }
             _hasRing = true;
             // Whatever the last back-end never answered goes to this one first.
             for (int i = 0; i < Slots; i++)
@@ -290,8 +352,15 @@ namespace Keel.Drivers.Blkfront
             _port = 0;
             Stale(_ringRef);
             _ringRef = -1;
+            for (int i = 0; _usePool && i < _poolGrant.Length; i++)
+            {
+                Stale(_poolGrant[i]);
+                _poolGrant[i] = -1;
+            }
             for (int i = 0; i < Slots; i++)
             {
+                Stale(_indirectGrant[i]);
+                _indirectGrant[i] = -1;
                 if (_slots[i].State != SlotState.OnRing) continue;
                 for (int p = 0; p < _slots[i].Pages; p++)
                 {
@@ -350,24 +419,57 @@ namespace Keel.Drivers.Blkfront
         private bool Put(int slot)
         {
             ref Slot s = ref _slots[slot];
+            bool indirect = s.Pages > Blkif.MaxSegmentsPerRequest;
+            if (indirect && s.Pages > _maxIndirect) return false;
+            ulong id = (ulong)slot | ((ulong)s.Generation << 16);
             BlkifRequest request = default;
-            request.Operation = (byte)s.Operation;
-            request.SegmentCount = (byte)s.Pages;
-            request.Id = (ulong)slot | ((ulong)s.Generation << 16);
-            request.SectorNumber = s.Sector;
             // The device reads the page for a disk write, so the back-end needs it read-only; a read fills it.
             bool readOnly = s.Operation == BlkifOperation.Write;
             for (int p = 0; p < s.Pages; p++)
             {
-                int reference = Grants.Grant(_backend, _frames[slot * MaxPages + p], readOnly);
-                if (reference < 0)
+                int at = slot * MaxPages + p;
+                int reference;
+                if (_usePool)
                 {
-                    for (int q = 0; q < p; q++) Stale(_grants[slot * MaxPages + q]);
-                    return false;
+                    // The caller's page and the pool's are both this domain's, mapped for good: 4096 bytes each.
+                    if (s.Operation == BlkifOperation.Write) Buffer.MemoryCopy((void*)_callerVa[at], (void*)_poolVa[at], (long)Memory.PageSize, (long)Memory.PageSize);
+                    reference = _poolGrant[at];
                 }
-                _grants[slot * MaxPages + p] = reference;
+                else
+                {
+                    reference = Grants.Grant(_backend, _frames[at], readOnly);
+                    if (reference < 0)
+                    {
+                        for (int q = 0; q < p; q++) Stale(_grants[slot * MaxPages + q]);
+                        return false;
+                    }
+                    _grants[at] = reference;
+                }
                 byte last = p == s.Pages - 1 ? s.LastSector : (byte)7;
-                request.SetSegment(p, new BlkifSegment((uint)reference, 0, last));
+                var segment = new BlkifSegment((uint)reference, 0, last);
+                // An indirect request's segments live in its indirect page, 8 bytes each (struct blkif_request_segment).
+                if (indirect) ((BlkifSegment*)_indirectVa[slot])[p] = segment;
+                else request.SetSegment(p, segment);
+            }
+            if (indirect)
+            {
+                _indirectGrant[slot] = Grants.Grant(_backend, _indirectFrame[slot], readOnly: true);
+                if (_indirectGrant[slot] < 0) return false;
+                BlkifIndirectRequest ind = default;
+                ind.Operation = (byte)BlkifOperation.Indirect;
+                ind.IndirectOperation = (byte)s.Operation;
+                ind.SegmentCount = (ushort)s.Pages;
+                ind.Id = id;
+                ind.SectorNumber = s.Sector;
+                ind.SetIndirectGrant(0, (uint)_indirectGrant[slot]);
+                request = BlkifRequest.FromIndirect(ind);
+            }
+            else
+            {
+                request.Operation = (byte)s.Operation;
+                request.SegmentCount = (byte)s.Pages;
+                request.Id = id;
+                request.SectorNumber = s.Sector;
             }
             if (!_ring.TryWriteRequest(request)) return false;
             s.State = SlotState.OnRing;
@@ -394,9 +496,14 @@ namespace Keel.Drivers.Blkfront
             ref Slot s = ref _slots[(int)slot];
             for (int p = 0; p < s.Pages; p++)
             {
-                Stale(_grants[(int)slot * MaxPages + p]);
-                _grants[(int)slot * MaxPages + p] = -1;
+                int at = (int)slot * MaxPages + p;
+                // As in Put: both pages are this domain's, 4096 bytes each.
+                if (_usePool && s.Operation == BlkifOperation.Read) Buffer.MemoryCopy((void*)_poolVa[at], (void*)_callerVa[at], (long)Memory.PageSize, (long)Memory.PageSize);
+                Stale(_grants[at]);
+                _grants[at] = -1;
             }
+            Stale(_indirectGrant[(int)slot]);
+            _indirectGrant[(int)slot] = -1;
             s.State = SlotState.Free;
             s.Generation++;
             _done[_doneCount++] = new FrontCompletion(s.Token, (BlkifStatus)response.Status);

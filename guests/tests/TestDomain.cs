@@ -20,6 +20,7 @@ namespace Keel.Guests.Tests
     ///   device=SBDF  what a domain given that PCI device may reach: configuration space, BARs, its line (DeviceProbe)
     ///   disk=MODE:MIB:SEED[:PASSES]  seeded data written and verified on xvda through blkfront (DiskWriter)
     ///   hostile-disk  a hand-made blkif front-end that breaks every rule while honest guests use blkback (HostileDisk)
+    ///   blkbench     the Bench target's block workloads through blkback, with and without persistent grants (DiskBench)
     ///   hypercalls   memory_op, multicall, vm_assist, set_segment_base and fpu_taskswitch, hostile arguments
     ///                included; ends by shutting down from inside a multicall
     ///   fault=divide divide by zero; fault=page write to an unmapped address; fault=opcode run ud2;
@@ -51,6 +52,7 @@ namespace Keel.Guests.Tests
             else if (command.StartsWith("device=")) DeviceProbe.Run(command.Substring(7));
             else if (command.StartsWith("disk=")) DiskWriter.Run(command.Substring(5));
             else if (command == "hostile-disk") HostileDisk.Run();
+            else if (command == "blkbench") DiskBench.Run();
             else if (command.StartsWith("fault=")) Fault(command.Substring(6));
             else DomainConsole.WriteLine("test domain: unknown command");
         }

@@ -8,6 +8,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Keel.Bench.Boot;
+using Keel.Bench.Block;
 using Keel.Bench.Kernel;
 using Keel.Bench.Rings;
 
@@ -21,6 +22,7 @@ public static class Program
         new RingBenchmarks(),
         new BootBenchmarks(),
         new KernelBenchmarks(),
+        new BlockBenchmarks(),
     };
 
     public static int Main(string[] args)

@@ -1,0 +1,99 @@
+using System;
+using Keel.Drivers.Blkfront;
+using Keel.Ringlib.Protocols;
+using Keel.Runtime;
+
+namespace Keel.Guests.Tests
+{
+    /// <summary>
+    /// blkbench: the Bench target's block workloads through blkback, on xvda with a grant per page per request
+    /// and on xvdb with persistent grants: 64 KiB sequential writes and reads over 32 MiB, then 4 KiB writes
+    /// and reads at 4096 pseudo-random places of those 32 MiB, 16 requests in flight. blkback's bench-direct
+    /// runs the same workloads on the same virtio-blk device with no ring (blkback/DirectBench.cs). Each
+    /// result is "blkbench: MODE WORKLOAD REQUESTS requests BYTES bytes in NS ns".
+    /// </summary>
+    internal static unsafe class DiskBench
+    {
+        private const int InFlight = 16, MaxPages = 16;
+        private const ulong RegionSectors = 65536;
+
+        private static readonly ulong[] s_va = new ulong[InFlight * MaxPages];
+        private static readonly ulong[] s_frame = new ulong[InFlight * MaxPages];
+
+        internal static void Run()
+        {
+            SharedInfo.Map();
+            Grants.Initialise();
+            StoreClient.Connect();
+            for (int i = 0; i < s_va.Length; i++)
+            {
+                s_va[i] = Pages.TakePage(out s_frame[i]);
+                if (s_va[i] == 0) { DomainConsole.WriteLine("blkbench: out of memory"); return; }
+            }
+            Measure("plain", BlockFront.Open(0, persistent: false));
+            Measure("persistent", BlockFront.Open(1, persistent: true));
+            DomainConsole.WriteLine("blkbench: done");
+        }
+
+        private static void Measure(string mode, BlockFront disk)
+        {
+            if (disk == null || !disk.WaitConnected(120_000_000_000) || disk.Sectors < RegionSectors)
+            {
+                DomainConsole.WriteLine("blkbench: " + mode + ": no usable disk");
+                return;
+            }
+            Workload(disk, mode, "seq-write-64k", BlkifOperation.Write, 16, (int)(RegionSectors / 128), random: false);
+            Workload(disk, mode, "seq-read-64k", BlkifOperation.Read, 16, (int)(RegionSectors / 128), random: false);
+            Workload(disk, mode, "rand-write-4k", BlkifOperation.Write, 1, 4096, random: true);
+            Workload(disk, mode, "rand-read-4k", BlkifOperation.Read, 1, 4096, random: true);
+            DomainConsole.WriteLine("blkbench: " + mode + " used persistent grants: " + (disk.UsesPersistentGrants ? "yes" : "no"));
+        }
+
+        private static void Workload(BlockFront disk, string mode, string name, BlkifOperation operation, int pages, int requests, bool random)
+        {
+            Span<ulong> frames = stackalloc ulong[MaxPages];
+            Span<ulong> addresses = stackalloc ulong[MaxPages];
+            Span<FrontCompletion> done = stackalloc FrontCompletion[InFlight];
+            Span<bool> busy = stackalloc bool[InFlight];
+            ulong sectorsPerRequest = (ulong)pages * 8, places = RegionSectors / sectorsPerRequest, state = 0x9E3779B97F4A7C15UL;
+            int next = 0, finished = 0, failed = 0;
+            ulong started = Clock.Now;
+            while (finished < requests)
+            {
+                for (int slot = 0; slot < InFlight && next < requests; slot++)
+                {
+                    if (busy[slot]) continue;
+                    for (int p = 0; p < pages; p++)
+                    {
+                        frames[p] = s_frame[slot * MaxPages + p];
+                        addresses[p] = s_va[slot * MaxPages + p];
+                    }
+                    ulong place = random ? XorShift(ref state) % places : (ulong)next;
+                    if (!disk.TrySubmit(operation, place * sectorsPerRequest, frames.Slice(0, pages), addresses.Slice(0, pages), 7, (ulong)slot)) break;
+                    busy[slot] = true;
+                    next++;
+                }
+                disk.Pump();
+                int n = disk.Reap(done);
+                for (int i = 0; i < n; i++)
+                {
+                    busy[(int)done[i].Token] = false;
+                    finished++;
+                    if (done[i].Status != BlkifStatus.Okay) failed++;
+                }
+            }
+            ulong ns = Clock.Now - started;
+            DomainConsole.WriteLine("blkbench: " + mode + " " + name + " " + DomainConsole.Decimal(requests) + " requests " + DomainConsole.Decimal((long)((ulong)requests * sectorsPerRequest * 512))
+                + " bytes in " + DomainConsole.Decimal((long)ns) + " ns" + (failed > 0 ? ", " + DomainConsole.Decimal(failed) + " failed" : ""));
+        }
+
+        /// <summary>xorshift64 (Marsaglia): places spread over the region, the same sequence every run.</summary>
+        internal static ulong XorShift(ref ulong state)
+        {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            return state;
+        }
+    }
+}
