@@ -62,24 +62,26 @@ namespace Keel.Blkback
                 Events.WaitUntil(Clock.Now + 100_000_000);
                 PhysicalDisks.TakeAllInterrupts();
                 Events.TakePending(StoreClient.Port);
+                // The store client keeps one watch event at a time (a later one replaces it), so an event says
+                // only that something changed: every watched node is looked at again, none by its path alone.
+                bool changed = false;
+                bool rescan = false;
                 while (StoreClient.PollWatchEvent(eventPath, out int length))
                 {
-                    ReadOnlySpan<byte> path = eventPath.Slice(0, length);
-                    if (path.SequenceEqual("data/fault"u8))
+                    changed = true;
+                    rescan |= Vbds.NeedsScan(eventPath.Slice(0, length));
+                }
+                if (changed)
+                {
+                    if (StoreClient.ReadEquals("data/fault", "ud2")) Crash();
+                    // The counters are published only when asked: a string each time, and there is no collector.
+                    if (StoreClient.ReadNumber("data/stats-request", out ulong asked, out _) && asked != statsAsked)
                     {
-                        if (StoreClient.ReadEquals("data/fault", "ud2")) Crash();
-                    }
-                    else if (path.SequenceEqual("data/stats-request"u8))
-                    {
-                        // The counters are published only when asked: a string each time, and there is no collector.
-                        if (!StoreClient.ReadNumber("data/stats-request", out ulong asked, out _) || asked == statsAsked) continue;
                         statsAsked = asked;
                         StoreClient.Write("data/stats", Vbds.Statistics());
                     }
-                    else
-                    {
-                        Vbds.OnEvent(path);
-                    }
+                    if (rescan) Vbds.Scan();
+                    else Vbds.FollowAll();
                 }
                 Vbds.Serve();
             }

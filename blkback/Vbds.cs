@@ -58,25 +58,25 @@ namespace Keel.Blkback
         }
 
         /// <summary>
-        /// A watch fired on path (as registered: relative for this domain's own nodes). A front-end's state
-        /// is followed at no cost in memory; a change to the vbd directories themselves (the toolstack adding
-        /// or removing one, or writing the nodes of one not yet set up) is looked at again in full.
+        /// Whether a watch event's path (as registered: relative for this domain's own nodes) asks for a full
+        /// look at the vbd directories: the toolstack adding or removing one, or writing the nodes of one not
+        /// yet set up. Anything else (a front-end's state, this domain's own writes) needs only FollowAll.
         /// </summary>
-        internal static void OnEvent(System.ReadOnlySpan<byte> path)
+        internal static bool NeedsScan(System.ReadOnlySpan<byte> path)
+        {
+            if (!StartsWith(path, "backend/vbd")) return false;
+            int depth = 0;
+            for (int i = 11; i < path.Length; i++) if (path[i] == (byte)'/') depth++;
+            return depth <= 2 || !AllSetUp();
+        }
+
+        /// <summary>Follows every set-up vbd's front-end one step, at no cost in memory (its state read as a number).</summary>
+        internal static void FollowAll()
         {
             for (int i = 0; i < MaxVbds; i++)
             {
-                Vbd v = s_vbds[i];
-                if (v.Used && v.SetUp && v.FrontStatePath != null && Same(path, v.FrontStatePath))
-                {
-                    Follow(v);
-                    return;
-                }
+                if (s_vbds[i].Used) Follow(s_vbds[i]);
             }
-            if (!StartsWith(path, "backend/vbd")) return;
-            int depth = 0;
-            for (int i = 11; i < path.Length; i++) if (path[i] == (byte)'/') depth++;
-            if (depth <= 2 || !AllSetUp()) Scan();
         }
 
         private static bool AllSetUp()
@@ -84,8 +84,6 @@ namespace Keel.Blkback
             for (int i = 0; i < MaxVbds; i++) if (s_vbds[i].Used && !s_vbds[i].SetUp) return false;
             return true;
         }
-
-        private static bool Same(System.ReadOnlySpan<byte> bytes, string text) => bytes.Length == text.Length && StartsWith(bytes, text);
 
         private static bool StartsWith(System.ReadOnlySpan<byte> bytes, string text)
         {

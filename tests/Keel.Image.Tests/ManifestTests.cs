@@ -589,7 +589,7 @@ public sealed class ManifestTests : IDisposable
     public void Every_manifest_in_the_repository_loads_unchanged_and_its_text_reads_back(string manifest)
     {
         // The test domain stands in for every other image the build makes that these manifests name.
-        foreach (string image in new[] { "pvgrub", "blkback", "blkback-2", "kvstore" })
+        foreach (string image in new[] { "pvgrub", "pvgrub-disk", "blkback", "blkback-2", "kvstore" })
             File.Copy(Path.Combine(_workspace.Domains, "test-domain.elf"), Path.Combine(_workspace.Domains, image + ".elf"));
         var loaded = Manifest.Load(Path.Combine(RepositoryRoot.Find(), manifest), _workspace.Domains);
         Assert.False(Keel.Runtime.Manifest.TryRead(System.Text.Encoding.ASCII.GetBytes(ManifestText.Write(loaded)), out _).IsError);
