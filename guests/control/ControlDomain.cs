@@ -194,16 +194,23 @@ namespace Keel.Guests.Control
         private static void WaitForBackends()
         {
             ManifestDisk[] disks = s_manifest.Disks;
+            // Each disk's back-end state node, made once (there is no collector); null for a disk not wired.
+            var states = new string[disks.Length];
+            for (int k = 0; k < disks.Length; k++)
+            {
+                long backend = s_ids[disks[k].Backend], frontend = s_ids[disks[k].Domain];
+                if (backend < 0 || frontend < 0) continue;
+                states[k] = "/local/domain/" + DomainConsole.Decimal(backend) + "/backend/vbd/" + DomainConsole.Decimal(frontend) + "/"
+                    + DomainConsole.Decimal(Store.StoreSeeder.XvdDeviceId(disks[k].Vdev)) + "/state";
+            }
             ulong deadline = Clock.Now + BackendWaitNs;
             while (Clock.Now < deadline)
             {
                 int waiting = 0;
                 for (int k = 0; k < disks.Length; k++)
                 {
-                    long backend = s_ids[disks[k].Backend], frontend = s_ids[disks[k].Domain];
-                    if (backend < 0 || frontend < 0) continue;
-                    string state = StoreService.ReadNode("/local/domain/" + DomainConsole.Decimal(backend) + "/backend/vbd/" + DomainConsole.Decimal(frontend) + "/"
-                        + DomainConsole.Decimal(Store.StoreSeeder.XvdDeviceId(disks[k].Vdev)) + "/state");
+                    if (states[k] == null) continue;
+                    string state = StoreService.ReadNode(states[k]);
                     if (state == null || state == "1") waiting++;
                 }
                 if (waiting == 0) return;

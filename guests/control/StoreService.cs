@@ -108,8 +108,7 @@ namespace Keel.Guests.Control
         internal static bool Introduce(ushort domain, string name, uint memoryMiB, in DomainServices services)
         {
             if (s_store == null) return false;
-            Span<byte> nameBytes = stackalloc byte[name.Length];
-            for (int i = 0; i < name.Length; i++) nameBytes[i] = (byte)name[i];
+            Span<byte> nameBytes = Ascii(name, stackalloc byte[name.Length]);
             var seed = new StoreDomainSeed
             {
                 Domid = domain,
@@ -137,10 +136,8 @@ namespace Keel.Guests.Control
             if (s_store == null) return false;
             string target = "vd" + (char)('a' + disk.Target) + (disk.Sectors != 0 ? ":" + DomainConsole.Decimal(disk.StartSector) + "+" + DomainConsole.Decimal(disk.Sectors) : "");
             string vdev = "xvd" + (char)('a' + disk.Vdev);
-            Span<byte> targetBytes = stackalloc byte[target.Length];
-            for (int i = 0; i < target.Length; i++) targetBytes[i] = (byte)target[i];
-            Span<byte> vdevBytes = stackalloc byte[vdev.Length];
-            for (int i = 0; i < vdev.Length; i++) vdevBytes[i] = (byte)vdev[i];
+            Span<byte> targetBytes = Ascii(target, stackalloc byte[target.Length]);
+            Span<byte> vdevBytes = Ascii(vdev, stackalloc byte[vdev.Length]);
             var seed = new StoreDiskSeed { Frontend = frontend, Backend = backend, DeviceId = StoreSeeder.XvdDeviceId(disk.Vdev), Writable = disk.Writable };
             StoreError error = StoreSeeder.SeedDisk(s_store, seed, vdevBytes, targetBytes, frontendToo);
             s_store.Flush();
@@ -148,15 +145,18 @@ namespace Keel.Guests.Control
             return error == StoreError.None;
         }
 
+        /// <summary>The string's characters as bytes into destination (its length): the store's paths and values are ASCII.</summary>
+        private static Span<byte> Ascii(string text, Span<byte> destination)
+        {
+            for (int i = 0; i < text.Length; i++) destination[i] = (byte)text[i];
+            return destination;
+        }
+
         /// <summary>The shell's write of one node, as the privileged domain.</summary>
         internal static void WriteNode(string path, string value)
         {
             if (s_store == null) return;
-            Span<byte> p = stackalloc byte[path.Length];
-            for (int i = 0; i < path.Length; i++) p[i] = (byte)path[i];
-            Span<byte> v = stackalloc byte[value.Length];
-            for (int i = 0; i < value.Length; i++) v[i] = (byte)value[i];
-            s_store.Write(p, v);
+            s_store.Write(Ascii(path, stackalloc byte[path.Length]), Ascii(value, stackalloc byte[value.Length]));
             s_store.Flush();
         }
 
@@ -164,10 +164,8 @@ namespace Keel.Guests.Control
         internal static string ReadNode(string path)
         {
             if (s_store == null) return null;
-            Span<byte> p = stackalloc byte[path.Length];
-            for (int i = 0; i < path.Length; i++) p[i] = (byte)path[i];
             Span<byte> value = stackalloc byte[1024];
-            if (s_store.Read(p, value, out int length) != StoreError.None) return null;
+            if (s_store.Read(Ascii(path, stackalloc byte[path.Length]), value, out int length) != StoreError.None) return null;
             return DomctlAbi.Text(value.Slice(0, length));
         }
 

@@ -109,7 +109,6 @@ namespace Keel.Guests.Tests
             DomainConsole.WriteLine("device: mapping it for the control domain: " + DomainConsole.Decimal(Physdev.MapGsi((int)line, DomainIds.ControlDomain)));
         }
 
-        private static string Name(uint sbdf) =>
-            DomainConsole.Hex((sbdf >> 8) & 0xFF, 2) + ":" + DomainConsole.Hex((sbdf >> 3) & 0x1F, 2) + "." + DomainConsole.Decimal(sbdf & 7);
+        private static string Name(uint sbdf) => Keel.Drivers.Pci.PciAddress.FromMachineSbdf(sbdf).ToString();
     }
 }

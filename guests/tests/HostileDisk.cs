@@ -89,9 +89,11 @@ namespace Keel.Guests.Tests
         private static bool WaitForBackend(XenbusState wanted)
         {
             ulong deadline = Clock.Now + AnswerTimeoutNs * 6;
+            // Polled every 5 ms: the path is made once and the state read as a number, not a string each time.
+            string statePath = s_backendPath + "/state";
             while (Clock.Now < deadline)
             {
-                if (Number(StoreClient.Read(s_backendPath + "/state", out _)) == (ulong)wanted) return true;
+                if (StoreClient.ReadNumber(statePath, out ulong state, out _) && state == (ulong)wanted) return true;
                 Clock.SleepUntil(Clock.Now + 5_000_000);
             }
             return false;
