@@ -1,3 +1,5 @@
+using System;
+
 namespace Keel.Blkback.Core;
 
 /// <summary>
@@ -19,11 +21,9 @@ public abstract class GrantMapper
     /// <summary>Undoes one successful <see cref="TryMapForDevice"/>.</summary>
     public abstract void UnmapForDevice(uint handle, ulong busAddress);
 
-    /// <summary>Maps <paramref name="grantRef"/> read-only into this domain (GNTMAP_host_map) at
-    /// <paramref name="virtualAddress"/>, one 4 KiB page, for the CPU to read indirect segment descriptors.
-    /// False: nothing was mapped.</summary>
-    public abstract bool TryMapForCpu(ushort frontend, uint grantRef, out ulong virtualAddress, out uint handle);
-
-    /// <summary>Undoes one successful <see cref="TryMapForCpu"/>.</summary>
-    public abstract void UnmapForCpu(ulong virtualAddress, uint handle);
+    /// <summary>Copies the first <c>into.Length</c> bytes (at most 4096) of <paramref name="frontend"/>'s page
+    /// <paramref name="grantRef"/> into <paramref name="into"/>, for the CPU to read indirect segment descriptors.
+    /// The domain does it with one GNTTABOP_copy: no mapping is made, so there is nothing to undo and no TLB
+    /// flush (a host mapping's unmap costs one). False: nothing was copied.</summary>
+    public abstract bool TryCopyFromGrant(ushort frontend, uint grantRef, Span<byte> into);
 }

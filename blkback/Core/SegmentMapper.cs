@@ -1,14 +1,16 @@
+using System;
+using System.Runtime.InteropServices;
 using Keel.Ringlib.Protocols;
 
 namespace Keel.Blkback.Core;
 
 /// <summary>
-/// Maps a request's data pages for the disk and its indirect pages for the CPU, through the persistent
+/// Maps a request's data pages for the disk and copies out its indirect segment descriptors, through the persistent
 /// grant cache when one was negotiated. A map can fail at any segment (the front-end chose the references);
 /// what was mapped before it is then unmapped again, so a refused request leaves nothing behind
 /// (xen-blkback's xen_blkbk_map unwinds the same way before answering BLKIF_RSP_ERROR).
 /// </summary>
-internal sealed unsafe class SegmentMapper
+internal sealed class SegmentMapper
 {
     private readonly GrantMapper _grants;
     private readonly ushort _frontend;
@@ -48,8 +50,9 @@ internal sealed unsafe class SegmentMapper
     public int PersistentCount => _cache == null ? 0 : _cache.Count;
 
     /// <summary>Copies <paramref name="count"/> segment descriptors out of the indirect pages named in
-    /// <paramref name="indirect"/> (a private copy of the slot) into <paramref name="into"/>, each page mapped
-    /// for the CPU, read once and unmapped (blkback.c: xen_blkbk_parse_indirect).</summary>
+    /// <paramref name="indirect"/> (a private copy of the slot) into <paramref name="into"/>, each page's share
+    /// copied once (blkback.c: xen_blkbk_parse_indirect reads them once too); the front-end may rewrite its
+    /// pages afterwards, nothing reads them again.</summary>
     public bool TryReadIndirect(in BlkifIndirectRequest indirect, int count, BlkifSegment[] into)
     {
         int pages = BlkifRequestParser.IndirectPagesFor(count);
@@ -60,23 +63,13 @@ internal sealed unsafe class SegmentMapper
 
         for (int page = 0; page < pages; page++)
         {
-            if (!_grants.TryMapForCpu(_frontend, indirect.GetIndirectGrant(page), out ulong va, out uint handle))
+            int first = page * Blkif.SegmentsPerIndirectPage;
+            int inPage = count - first < Blkif.SegmentsPerIndirectPage ? count - first : Blkif.SegmentsPerIndirectPage;
+            Span<byte> descriptors = MemoryMarshal.AsBytes(into.AsSpan(first, inPage));
+            if (!_grants.TryCopyFromGrant(_frontend, indirect.GetIndirectGrant(page), descriptors))
             {
                 return false;
             }
-
-            int first = page * Blkif.SegmentsPerIndirectPage;
-            int inPage = count - first < Blkif.SegmentsPerIndirectPage ? count - first : Blkif.SegmentsPerIndirectPage;
-            // Sound: the mapper mapped one 4 KiB page at va, which holds SegmentsPerIndirectPage 8-byte
-            // descriptors, and inPage <= SegmentsPerIndirectPage. Each descriptor is read once into the
-            // private array; the front-end may rewrite the page afterwards, nothing reads it again.
-            BlkifSegment* descriptors = (BlkifSegment*)va;
-            for (int i = 0; i < inPage; i++)
-            {
-                into[first + i] = descriptors[i];
-            }
-
-            _grants.UnmapForCpu(va, handle);
         }
 
         return true;

@@ -23,8 +23,10 @@ namespace Keel.Drivers.Blkfront
     /// <summary>
     /// blkfront for Keel's domains: one virtual block device (xvdX) served by whichever back-end the store
     /// names, as Linux's xen-blkfront speaks to it (io/blkif.h; the XenBus walk of XenbusHandshake). Requests
-    /// are up to 11 pages of the caller's own frames; each page is granted to the back-end while its request
-    /// is out and the grant ended when it is answered. The device outlives its back-end: when the back-end
+    /// are up to MaxPages pages, of the caller's own frames or of the front-end's buffers; each page is granted
+    /// to the back-end while its request is out and the grant ended when it is answered, unless persistent
+    /// grants are in use (then data is copied through a pool granted once, and buffers are granted once and
+    /// used in place). The device outlives its back-end: when the back-end
     /// closes or its domain disappears, every request it did not answer is kept, and when a back-end (the
     /// same one restarted, or an upgrade) reaches InitWait again a fresh ring and port are published and
     /// those requests are put on it again in their original order, before any newer one. Responses are
@@ -68,6 +70,14 @@ namespace Keel.Drivers.Blkfront
         private readonly int[] _poolGrant;
         private readonly ulong[] _callerVa = new ulong[Slots * MaxPages];
         private bool _usePool;
+
+        // Buffers: pages of the front-end's own that the caller fills and reads in place (TrySubmitBuffers). With
+        // persistent grants each is granted once per connection and no data is copied; otherwise a buffer is
+        // granted per request like any other page.
+        private readonly ulong[] _bufferVa;
+        private readonly ulong[] _bufferFrame;
+        private readonly int[] _bufferGrant;
+        private readonly int[] _pageBuffer = new int[Slots * MaxPages];   // the buffer a request's page is, or -1
         private readonly ulong[] _frames = new ulong[Slots * MaxPages];
         private readonly int[] _grants = new int[Slots * MaxPages];
         private readonly int[] _staleGrants = new int[Slots * MaxPages * 4];
@@ -114,11 +124,15 @@ namespace Keel.Drivers.Blkfront
 
         public string Name { get; }
 
-        private BlockFront(string name, string path, bool persistent)
+        private BlockFront(string name, string path, bool persistent, int buffers)
         {
             Name = name;
             _path = path;
             _persistent = persistent;
+            _bufferVa = new ulong[buffers];
+            _bufferFrame = new ulong[buffers];
+            _bufferGrant = new int[buffers];
+            for (int i = 0; i < buffers; i++) _bufferGrant[i] = -1;
             if (!persistent) return;
             _poolVa = new ulong[Slots * MaxPages];
             _poolFrame = new ulong[Slots * MaxPages];
@@ -129,9 +143,21 @@ namespace Keel.Drivers.Blkfront
         /// <summary>Whether requests go through the persistently granted pool on this connection (both ends offered it).</summary>
         public bool UsesPersistentGrants => _usePool;
 
-        /// <summary>Takes the pages a request needs besides the caller's: an indirect page per slot, and the pool.</summary>
+        /// <summary>Pages of the front-end's own that the caller may fill and read in place (<see cref="TrySubmitBuffers"/>).</summary>
+        public int Buffers => _bufferVa.Length;
+
+        /// <summary>Where buffer <paramref name="buffer"/> (0 .. Buffers-1) is in this domain: 4096 bytes, the caller's to use
+        /// except while a request that names it is in flight.</summary>
+        public ulong BufferAddress(int buffer) => _bufferVa[buffer];
+
+        /// <summary>Takes the pages a request needs besides the caller's: an indirect page per slot, the buffers and the pool.</summary>
         private bool TakePages()
         {
+            for (int i = 0; i < _bufferVa.Length; i++)
+            {
+                _bufferVa[i] = Pages.TakePage(out _bufferFrame[i]);
+                if (_bufferVa[i] == 0) return false;
+            }
             for (int i = 0; i < Slots; i++)
             {
                 _indirectVa[i] = Pages.TakePage(out _indirectFrame[i]);
@@ -149,15 +175,17 @@ namespace Keel.Drivers.Blkfront
 
         /// <summary>
         /// The front-end of xvd&lt;a + index&gt;: watches its own directory (where the toolstack points it at a
-        /// back-end) and starts the handshake. Null if the toolstack made no such device.
+        /// back-end) and starts the handshake. With <paramref name="persistent"/> it offers feature-persistent;
+        /// <paramref name="buffers"/> pages are allocated for <see cref="TrySubmitBuffers"/>. Null if the toolstack
+        /// made no such device or the pages cannot be had.
         /// </summary>
-        public static BlockFront Open(int index, bool persistent = false)
+        public static BlockFront Open(int index, bool persistent = false, int buffers = 0)
         {
             uint id = (202u << 8) | ((uint)index << 4);
             string path = "device/vbd/" + DomainConsole.Decimal(id);
             StoreClient.Read(path + "/virtual-device", out StoreError error);
             if (error != StoreError.None) return null;
-            var front = new BlockFront("xvd" + (char)('a' + index), path, persistent);
+            var front = new BlockFront("xvd" + (char)('a' + index), path, persistent, buffers);
             if (!front.TakePages()) return null;
             StoreClient.Watch(path + "/backend", "blkfront");
             front.Follow();
@@ -216,26 +244,57 @@ namespace Keel.Drivers.Blkfront
         /// </summary>
         public bool TrySubmit(BlkifOperation operation, ulong sector, ReadOnlySpan<ulong> frames, ReadOnlySpan<ulong> addresses, byte lastSector, ulong token)
         {
-            if (frames.Length == 0 || frames.Length > MaxPages || lastSector > 7) return false;
             if (_persistent && addresses.Length != frames.Length) return false;
+            if (!TryTakeSlot(operation, sector, frames.Length, lastSector, token, out int slot)) return false;
+            for (int p = 0; p < frames.Length; p++)
+            {
+                int at = slot * MaxPages + p;
+                _frames[at] = frames[p];
+                _pageBuffer[at] = -1;
+                if (_persistent) _callerVa[at] = addresses[p];
+            }
+            return true;
+        }
+
+        /// <summary>
+        /// Queues a read or write of the front-end's own buffers (indices 0 .. <see cref="Buffers"/>-1), as
+        /// TrySubmit does pages. On a connection with persistent grants the data moves in place: nothing is
+        /// copied and nothing granted per request. False as TrySubmit, or for a buffer that does not exist.
+        /// </summary>
+        public bool TrySubmitBuffers(BlkifOperation operation, ulong sector, ReadOnlySpan<int> buffers, byte lastSector, ulong token)
+        {
+            for (int p = 0; p < buffers.Length; p++)
+            {
+                if ((uint)buffers[p] >= (uint)_bufferVa.Length) return false;
+            }
+            if (!TryTakeSlot(operation, sector, buffers.Length, lastSector, token, out int slot)) return false;
+            for (int p = 0; p < buffers.Length; p++)
+            {
+                int at = slot * MaxPages + p;
+                _frames[at] = _bufferFrame[buffers[p]];
+                _pageBuffer[at] = buffers[p];
+            }
+            return true;
+        }
+
+        /// <summary>A free slot, queued for a request of <paramref name="pages"/> pages; false when none is free or
+        /// the request is malformed (no pages, more than MaxPages, a last sector past 7, not a read or a write).</summary>
+        private bool TryTakeSlot(BlkifOperation operation, ulong sector, int pages, byte lastSector, ulong token, out int slot)
+        {
+            slot = 0;
+            if (pages == 0 || pages > MaxPages || lastSector > 7) return false;
             if (operation != BlkifOperation.Read && operation != BlkifOperation.Write) return false;
-            int slot = 0;
             while (slot < Slots && _slots[slot].State != SlotState.Free) slot++;
             if (slot == Slots) return false;
             ref Slot s = ref _slots[slot];
             s.State = SlotState.Queued;
             s.Operation = operation;
             s.Sector = sector;
-            s.Pages = frames.Length;
+            s.Pages = pages;
             s.LastSector = lastSector;
             s.Token = token;
             s.Sequence = _nextSequence++;
-            for (int p = 0; p < frames.Length; p++)
-            {
-                _frames[slot * MaxPages + p] = frames[p];
-                _grants[slot * MaxPages + p] = -1;
-                if (_persistent) _callerVa[slot * MaxPages + p] = addresses[p];
-            }
+            for (int p = 0; p < pages; p++) _grants[slot * MaxPages + p] = -1;
             return true;
         }
 
@@ -328,6 +387,11 @@ namespace Keel.Drivers.Blkfront
                 _poolGrant[i] = Grants.Grant(_backend, _poolFrame[i], readOnly: false);
                 if (_poolGrant[i] < 0) return false;
             }
+            for (int i = 0; _usePool && i < _bufferVa.Length; i++)
+            {
+                _bufferGrant[i] = Grants.Grant(_backend, _bufferFrame[i], readOnly: false);
+                if (_bufferGrant[i] < 0) return false;
+            }
             _hasRing = true;
             // Whatever the last back-end never answered goes to this one first.
             for (int i = 0; i < Slots; i++)
@@ -356,6 +420,11 @@ namespace Keel.Drivers.Blkfront
             {
                 Stale(_poolGrant[i]);
                 _poolGrant[i] = -1;
+            }
+            for (int i = 0; i < _bufferGrant.Length; i++)
+            {
+                Stale(_bufferGrant[i]);
+                _bufferGrant[i] = -1;
             }
             for (int i = 0; i < Slots; i++)
             {
@@ -429,7 +498,11 @@ namespace Keel.Drivers.Blkfront
             {
                 int at = slot * MaxPages + p;
                 int reference;
-                if (_usePool)
+                if (_usePool && _pageBuffer[at] >= 0)
+                {
+                    reference = _bufferGrant[_pageBuffer[at]];
+                }
+                else if (_usePool)
                 {
                     // The caller's page and the pool's are both this domain's, mapped for good: 4096 bytes each.
                     if (s.Operation == BlkifOperation.Write) Buffer.MemoryCopy((void*)_callerVa[at], (void*)_poolVa[at], (long)Memory.PageSize, (long)Memory.PageSize);
@@ -440,7 +513,11 @@ namespace Keel.Drivers.Blkfront
                     reference = Grants.Grant(_backend, _frames[at], readOnly);
                     if (reference < 0)
                     {
-                        for (int q = 0; q < p; q++) Stale(_grants[slot * MaxPages + q]);
+                        for (int q = 0; q < p; q++)
+                        {
+                            Stale(_grants[slot * MaxPages + q]);
+                            _grants[slot * MaxPages + q] = -1;
+                        }
                         return false;
                     }
                     _grants[at] = reference;
@@ -498,7 +575,7 @@ namespace Keel.Drivers.Blkfront
             {
                 int at = (int)slot * MaxPages + p;
                 // As in Put: both pages are this domain's, 4096 bytes each.
-                if (_usePool && s.Operation == BlkifOperation.Read) Buffer.MemoryCopy((void*)_poolVa[at], (void*)_callerVa[at], (long)Memory.PageSize, (long)Memory.PageSize);
+                if (_usePool && _pageBuffer[at] < 0 && s.Operation == BlkifOperation.Read) Buffer.MemoryCopy((void*)_poolVa[at], (void*)_callerVa[at], (long)Memory.PageSize, (long)Memory.PageSize);
                 Stale(_grants[at]);
                 _grants[at] = -1;
             }

@@ -6,8 +6,9 @@ using Keel.Runtime;
 namespace Keel.Guests.Tests
 {
     /// <summary>
-    /// blkbench: the Bench target's block workloads through blkback, on xvda with a grant per page per request
-    /// and on xvdb with persistent grants: 64 KiB sequential writes and reads over 32 MiB, then 4 KiB writes
+    /// blkbench: the Bench target's block workloads through blkback, on xvda with a grant per page per request,
+    /// on xvdb with persistent grants and the data copied through blkfront's pool (as Linux's blkfront does), and
+    /// on xvdc with persistent grants and the data in blkfront's own buffers, used in place: 64 KiB sequential writes and reads over 32 MiB, then 4 KiB writes
     /// and reads at 4096 pseudo-random places of those 32 MiB, 16 requests in flight. blkback's bench-direct
     /// runs the same workloads on the same virtio-blk device with no ring (blkback/DirectBench.cs). Each
     /// result is "blkbench: MODE WORKLOAD REQUESTS requests BYTES bytes in NS ns".
@@ -32,6 +33,7 @@ namespace Keel.Guests.Tests
             }
             Measure("plain", BlockFront.Open(0, persistent: false));
             Measure("persistent", BlockFront.Open(1, persistent: true));
+            Measure("buffers", BlockFront.Open(2, persistent: true, buffers: InFlight * MaxPages));
             DomainConsole.WriteLine("blkbench: done");
         }
 
@@ -53,6 +55,8 @@ namespace Keel.Guests.Tests
         {
             Span<ulong> frames = stackalloc ulong[MaxPages];
             Span<ulong> addresses = stackalloc ulong[MaxPages];
+            Span<int> buffers = stackalloc int[MaxPages];
+            bool inPlace = disk.Buffers >= InFlight * MaxPages;
             Span<FrontCompletion> done = stackalloc FrontCompletion[InFlight];
             Span<bool> busy = stackalloc bool[InFlight];
             ulong sectorsPerRequest = (ulong)pages * 8, places = RegionSectors / sectorsPerRequest, state = 0x9E3779B97F4A7C15UL;
@@ -67,9 +71,13 @@ namespace Keel.Guests.Tests
                     {
                         frames[p] = s_frame[slot * MaxPages + p];
                         addresses[p] = s_va[slot * MaxPages + p];
+                        buffers[p] = slot * MaxPages + p;
                     }
                     ulong place = random ? XorShift(ref state) % places : (ulong)next;
-                    if (!disk.TrySubmit(operation, place * sectorsPerRequest, frames.Slice(0, pages), addresses.Slice(0, pages), 7, (ulong)slot)) break;
+                    bool queued = inPlace
+                        ? disk.TrySubmitBuffers(operation, place * sectorsPerRequest, buffers.Slice(0, pages), 7, (ulong)slot)
+                        : disk.TrySubmit(operation, place * sectorsPerRequest, frames.Slice(0, pages), addresses.Slice(0, pages), 7, (ulong)slot);
+                    if (!queued) break;
                     busy[slot] = true;
                     next++;
                 }

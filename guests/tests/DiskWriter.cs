@@ -6,11 +6,14 @@ using Keel.Runtime;
 namespace Keel.Guests.Tests
 {
     /// <summary>
-    /// disk=MODE:MIB:SEED[:PASSES] on xvda through blkfront: write writes MIB of seeded pseudo-random data
+    /// disk=MODE:MIB:SEED[:PASSES[:IO]] on xvda through blkfront: write writes MIB of seeded pseudo-random data
     /// (32 KiB requests, 16 in flight), reads it back and compares; verify only reads and compares (a disk
     /// written in an earlier run); loop does write-and-verify passes, each with the next seed, PASSES times
-    /// (for the tests that crash and swap the back-end meanwhile). Every request the back-end fails and
-    /// every sector that reads back wrong is counted; the last line is the verdict the system test checks.
+    /// (for the tests that crash and swap the back-end meanwhile). IO says whose pages carry the data: pages
+    /// (the default: this domain's own, granted per request), persistent (its own, copied through blkfront's
+    /// persistently granted pool) or buffers (blkfront's buffers, persistently granted and used in place).
+    /// Every request the back-end fails and every sector that reads back wrong is counted; the last line is
+    /// the verdict the system test checks.
     /// </summary>
     internal static unsafe class DiskWriter
     {
@@ -25,16 +28,23 @@ namespace Keel.Guests.Tests
             string[] parts = Split(argument);
             if (parts == null)
             {
-                DomainConsole.WriteLine("disk: usage disk=write|verify|loop:MIB:SEED[:PASSES]");
+                DomainConsole.WriteLine("disk: usage disk=write|verify|loop:MIB:SEED[:PASSES[:pages|persistent|buffers]]");
                 return;
             }
             string mode = parts[0];
             ulong mib = Arguments.Number(parts[1]), seed = Arguments.Number(parts[2]);
             ulong passes = parts.Length > 3 ? Arguments.Number(parts[3]) : 1;
+            string io = parts.Length > 4 ? parts[4] : "pages";
+            bool inPlace = io == "buffers";
+            if (!inPlace && io != "pages" && io != "persistent")
+            {
+                DomainConsole.WriteLine("disk: IO is pages, persistent or buffers, not " + io);
+                return;
+            }
             SharedInfo.Map();
             Grants.Initialise();
             StoreClient.Connect();
-            BlockFront disk = BlockFront.Open(0);
+            BlockFront disk = BlockFront.Open(0, persistent: io != "pages", buffers: inPlace ? s_va.Length : 0);
             if (disk == null)
             {
                 DomainConsole.WriteLine("disk: no xvda was given to this domain");
@@ -45,7 +55,8 @@ namespace Keel.Guests.Tests
                 DomainConsole.WriteLine("disk: xvda never connected");
                 return;
             }
-            DomainConsole.WriteLine("disk: xvda connected: " + DomainConsole.Decimal((long)disk.Sectors) + " sectors" + (disk.ReadOnly ? ", read-only" : ""));
+            DomainConsole.WriteLine("disk: xvda connected: " + DomainConsole.Decimal((long)disk.Sectors) + " sectors" + (disk.ReadOnly ? ", read-only" : "")
+                + (disk.UsesPersistentGrants ? ", persistent grants" : "") + (inPlace ? ", buffers in place" : ""));
             ulong requests = mib * 1024 * 1024 / (SectorsPerRequest * 512);
             if (requests * SectorsPerRequest > disk.Sectors)
             {
@@ -54,7 +65,7 @@ namespace Keel.Guests.Tests
             }
             for (int i = 0; i < s_va.Length; i++)
             {
-                s_va[i] = Pages.TakePage(out s_frame[i]);
+                s_va[i] = inPlace ? disk.BufferAddress(i) : Pages.TakePage(out s_frame[i]);
                 if (s_va[i] == 0)
                 {
                     DomainConsole.WriteLine("disk: out of memory for buffers");
@@ -66,8 +77,8 @@ namespace Keel.Guests.Tests
             for (ulong pass = 0; pass < passes; pass++)
             {
                 ulong passSeed = seed + pass;
-                if (mode != "verify") failed += Pass(disk, BlkifOperation.Write, requests, passSeed, ref wrong);
-                failed += Pass(disk, BlkifOperation.Read, requests, passSeed, ref wrong);
+                if (mode != "verify") failed += Pass(disk, BlkifOperation.Write, requests, passSeed, inPlace, ref wrong);
+                failed += Pass(disk, BlkifOperation.Read, requests, passSeed, inPlace, ref wrong);
                 if (mode == "loop" && (pass + 1) % 50 == 0) DomainConsole.WriteLine("disk: pass " + DomainConsole.Decimal((long)pass + 1) + " of " + DomainConsole.Decimal((long)passes) + ": " + DomainConsole.Decimal(failed) + " failed, " + DomainConsole.Decimal(wrong) + " wrong");
             }
             ulong ms = (Clock.Now - started) / 1_000_000;
@@ -95,9 +106,11 @@ namespace Keel.Guests.Tests
         }
 
         /// <summary>Every request of one pass, InFlight at a time; returns how many the back-end failed, and counts wrong pages of reads.</summary>
-        private static long Pass(BlockFront disk, BlkifOperation operation, ulong requests, ulong seed, ref long wrong)
+        private static long Pass(BlockFront disk, BlkifOperation operation, ulong requests, ulong seed, bool inPlace, ref long wrong)
         {
             Span<ulong> frames = stackalloc ulong[PagesPerRequest];
+            Span<ulong> addresses = stackalloc ulong[PagesPerRequest];
+            Span<int> buffers = stackalloc int[PagesPerRequest];
             Span<FrontCompletion> done = stackalloc FrontCompletion[InFlight];
             Span<ulong> slotRequest = stackalloc ulong[InFlight];
             Span<bool> busy = stackalloc bool[InFlight];
@@ -113,8 +126,13 @@ namespace Keel.Guests.Tests
                         int page = slot * PagesPerRequest + p;
                         if (operation == BlkifOperation.Write) Fill(s_va[page], seed, next * PagesPerRequest + (ulong)p);
                         frames[p] = s_frame[page];
+                        addresses[p] = s_va[page];
+                        buffers[p] = page;
                     }
-                    if (!disk.TrySubmit(operation, next * SectorsPerRequest, frames, 7, (ulong)slot)) break;
+                    bool queued = inPlace
+                        ? disk.TrySubmitBuffers(operation, next * SectorsPerRequest, buffers, 7, (ulong)slot)
+                        : disk.TrySubmit(operation, next * SectorsPerRequest, frames, addresses, 7, (ulong)slot);
+                    if (!queued) break;
                     busy[slot] = true;
                     slotRequest[slot] = next++;
                 }
@@ -166,12 +184,12 @@ namespace Keel.Guests.Tests
             return z ^ (z >> 31);
         }
 
-        /// <summary>"a:b:c[:d]" into its parts; null unless it has three or four.</summary>
+        /// <summary>"a:b:c[:d[:e]]" into its parts; null unless it has three to five.</summary>
         private static string[] Split(string text)
         {
             int count = 1;
             for (int i = 0; i < text.Length; i++) if (text[i] == ':') count++;
-            if (count < 3 || count > 4) return null;
+            if (count < 3 || count > 5) return null;
             var parts = new string[count];
             int start = 0, at = 0;
             for (int i = 0; i <= text.Length; i++)

@@ -179,7 +179,13 @@ namespace Keel.Kernel.Scheduling
             }
             if (next == null)
             {
-                AddressSpaceSwitch.Load(s_kernelTable);
+                // Lazily, as Xen switches to its idle vCPU: the tables of the domain that ran stay loaded (their
+                // kernel half is the kernel's own, in every domain's tables alike), so waking that domain again,
+                // the common case for a driver domain waiting on its device, writes no CR3, which would flush
+                // every TLB entry. Only a domain that ran can be loaded so, and it cannot end while idle runs:
+                // a domain ends in a hypercall or a fault of a running one, and one that ends itself has left
+                // its tables already (LeaveAddressSpace).
+                if (s_current == null || !s_current.Domain.IsAlive) AddressSpaceSwitch.Load(s_kernelTable);
                 fixed (GuestContext* idle = &s_idle) GuestContext.Restore(idle, live);
             }
             else

@@ -110,6 +110,8 @@ public sealed class DataPathTests
         Assert.Equal((9ul, (byte)BlkifOperation.Read, (short)0), (response.Id, response.Operation, response.Status));
         Assert.Equal(1ul, rig.Engine.Statistics.IndirectRequests);
         Assert.Equal(0, rig.Grants.Live);
+        // The descriptor page is copied from, once, and never mapped: only the 64 data pages were.
+        Assert.Equal((1, 64), (rig.Grants.Copies, rig.Grants.DeviceMaps));
     }
 
     [Fact]

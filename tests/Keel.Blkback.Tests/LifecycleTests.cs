@@ -60,7 +60,7 @@ public sealed unsafe class LifecycleTests
         Assert.Single(rig.Disk.Received);
 
         rig.Engine.Disconnect();
-        Assert.Equal(20, rig.Grants.LiveDeviceMappings);
+        Assert.Equal(20, rig.Grants.Live);
         rig.Disconnect();
         Assert.Equal(0, rig.Grants.Live);
         Assert.Single(rig.Disk.Received);

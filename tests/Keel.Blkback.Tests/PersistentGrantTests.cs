@@ -81,7 +81,7 @@ public sealed class PersistentGrantTests
         }
 
         rig.Step();
-        Assert.Equal(3 * 256, rig.Grants.LiveDeviceMappings);
+        Assert.Equal(3 * 256, rig.Grants.Live);
         rig.Disk.Hold = false;
         rig.Run();
 

@@ -16,7 +16,7 @@ public sealed unsafe class TestGrants : GrantMapper, IDisposable
 {
     private readonly Dictionary<uint, nint> _pages = new();
     private readonly HashSet<uint> _readOnly = new();
-    private readonly Dictionary<uint, (ulong Address, bool Writable, bool Device)> _live = new();
+    private readonly Dictionary<uint, (ulong Address, bool Writable)> _live = new();
     private uint _nextHandle = 1;
 
     /// <summary>The domid every map must name.</summary>
@@ -27,8 +27,6 @@ public sealed unsafe class TestGrants : GrantMapper, IDisposable
 
     /// <summary>Runs inside every map, before it succeeds or fails.</summary>
     public Action<uint> OnMap { get; set; }
-
-    public int LiveDeviceMappings => _live.Values.Count(m => m.Device);
 
     public int Live => _live.Count;
 
@@ -62,7 +60,7 @@ public sealed unsafe class TestGrants : GrantMapper, IDisposable
     {
         foreach (var mapping in _live.Values)
         {
-            if (mapping.Device && address >= mapping.Address && address + length <= mapping.Address + 4096 && (mapping.Writable || !write))
+            if (address >= mapping.Address && address + length <= mapping.Address + 4096 && (mapping.Writable || !write))
             {
                 return true;
             }
@@ -74,17 +72,27 @@ public sealed unsafe class TestGrants : GrantMapper, IDisposable
     public override bool TryMapForDevice(ushort frontend, uint grantRef, bool deviceWrites, out ulong busAddress, out uint handle)
     {
         DeviceMaps++;
-        return TryMap(frontend, grantRef, deviceWrites, true, out busAddress, out handle);
+        return TryMap(frontend, grantRef, deviceWrites, out busAddress, out handle);
     }
 
-    public override void UnmapForDevice(uint handle, ulong busAddress) => Unmap(handle, busAddress, true);
+    public override void UnmapForDevice(uint handle, ulong busAddress) => Unmap(handle, busAddress);
 
-    public override bool TryMapForCpu(ushort frontend, uint grantRef, out ulong virtualAddress, out uint handle) =>
-        TryMap(frontend, grantRef, false, false, out virtualAddress, out handle);
+    /// <summary>Copies made of granted pages (indirect descriptors).</summary>
+    public int Copies { get; private set; }
 
-    public override void UnmapForCpu(ulong virtualAddress, uint handle) => Unmap(handle, virtualAddress, false);
+    public override bool TryCopyFromGrant(ushort frontend, uint grantRef, Span<byte> into)
+    {
+        Copies++;
+        if (frontend != Frontend || Refused.Contains(grantRef) || !_pages.TryGetValue(grantRef, out nint page) || into.Length > 4096)
+        {
+            return false;
+        }
 
-    private bool TryMap(ushort frontend, uint grantRef, bool writable, bool device, out ulong address, out uint handle)
+        new ReadOnlySpan<byte>((void*)page, into.Length).CopyTo(into);
+        return true;
+    }
+
+    private bool TryMap(ushort frontend, uint grantRef, bool writable, out ulong address, out uint handle)
     {
         address = 0;
         handle = 0;
@@ -97,13 +105,13 @@ public sealed unsafe class TestGrants : GrantMapper, IDisposable
 
         address = (ulong)page;
         handle = _nextHandle++;
-        _live[handle] = (address, writable, device);
+        _live[handle] = (address, writable);
         return true;
     }
 
-    private void Unmap(uint handle, ulong address, bool device)
+    private void Unmap(uint handle, ulong address)
     {
-        if (!_live.TryGetValue(handle, out var mapping) || mapping.Address != address || mapping.Device != device)
+        if (!_live.TryGetValue(handle, out var mapping) || mapping.Address != address)
         {
             BadUnmaps++;
             return;
