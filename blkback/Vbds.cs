@@ -27,7 +27,8 @@ namespace Keel.Blkback
 
             /// <summary>The store paths read or written on every handshake step, made once so that a front-end
             /// changing state over and over costs no memory.</summary>
-            internal string StatePath, FrontStatePath, RingRefPath, EventChannelPath, ProtocolPath, PersistentPath;
+            internal string StatePath, FrontStatePath, RingRefPath, RingPageOrderPath, EventChannelPath, ProtocolPath, PersistentPath;
+            internal readonly string[] RingRefPaths = new string[MaxRingPages];
             internal int Connections;
             internal XenbusState State;
             internal int Disk;
@@ -37,10 +38,17 @@ namespace Keel.Blkback
             internal DiskView View;
             internal readonly PortNotifier Notifier = new PortNotifier();
             internal VirtualBlockDevice Engine;
+
+            /// <summary>An engine per ring page order, made when a front-end first uses that order and kept: a
+            /// front-end that reconnects with other ring sizes over and over costs at most one engine each.</summary>
+            internal readonly VirtualBlockDevice[] Engines = new VirtualBlockDevice[BlkifRingPages.MaxPageOrder + 1];
             internal bool Connected;
             internal ulong RingWindow;
-            internal uint RingHandle;
+            internal int RingPages;
+            internal readonly uint[] RingHandles = new uint[MaxRingPages];
         }
+
+        private const int MaxRingPages = 1 << BlkifRingPages.MaxPageOrder;
 
         private static readonly Vbd[] s_vbds = new Vbd[MaxVbds];
 
@@ -202,6 +210,8 @@ namespace Keel.Blkback
             {
                 v.FrontStatePath = v.FrontPath + "/state";
                 v.RingRefPath = v.FrontPath + "/ring-ref";
+                v.RingPageOrderPath = v.FrontPath + "/ring-page-order";
+                for (int i = 0; i < MaxRingPages; i++) v.RingRefPaths[i] = v.RingRefPath + DomainConsole.Decimal(i);
                 v.EventChannelPath = v.FrontPath + "/event-channel";
                 v.ProtocolPath = v.FrontPath + "/protocol";
                 v.PersistentPath = v.FrontPath + "/feature-persistent";
@@ -223,7 +233,7 @@ namespace Keel.Blkback
             StoreClient.Write(v.BackPath + "/feature-discard", "0");
             StoreClient.Write(v.BackPath + "/feature-persistent", "1");
             StoreClient.Write(v.BackPath + "/feature-max-indirect-segments", DomainConsole.Decimal(VbdFeatures.DefaultMaxIndirectSegments));
-            StoreClient.Write(v.BackPath + "/max-ring-page-order", "0");
+            StoreClient.Write(v.BackPath + "/max-ring-page-order", DomainConsole.Decimal(BlkifRingPages.MaxPageOrder));
             if (v.FrontPath != null) StoreClient.Watch(v.FrontStatePath, "vbd");
             Publish(v, XenbusState.InitWait);
             DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " is " + PhysicalDisks.Name(v.Disk) + " sectors "
@@ -285,13 +295,25 @@ namespace Keel.Blkback
             }
         }
 
-        /// <summary>Maps the front-end's ring (ring-ref) and binds its port (event-channel): Xen's connect_ring.</summary>
+        /// <summary>Maps the front-end's ring and binds its port (event-channel): Xen's connect_ring. The ring is
+        /// one page named by ring-ref, or, with ring-page-order N (at most the max-ring-page-order offered),
+        /// 2^N pages named by ring-ref0 .. ring-ref(2^N - 1), mapped side by side (blkback's read_per_ring_refs).</summary>
         private static bool Connect(Vbd v)
         {
-            if (!StoreClient.ReadNumber(v.RingRefPath, out ulong reference, out _) || !StoreClient.ReadNumber(v.EventChannelPath, out ulong remotePort, out _)
-                || reference > uint.MaxValue || remotePort > uint.MaxValue)
+            if (!StoreClient.ReadNumber(v.EventChannelPath, out ulong remotePort, out _) || remotePort > uint.MaxValue)
             {
-                return Refuse(v, "no usable ring-ref and event-channel");
+                return Refuse(v, "no usable event-channel");
+            }
+            int order = 0;
+            bool paged = StoreClient.ReadNumber(v.RingPageOrderPath, out ulong givenOrder, out StoreError orderMissing);
+            if (paged)
+            {
+                if (givenOrder > BlkifRingPages.MaxPageOrder) return Refuse(v, "its ring-page-order is more than the " + DomainConsole.Decimal(BlkifRingPages.MaxPageOrder) + " offered");
+                order = (int)givenOrder;
+            }
+            else if (orderMissing != StoreError.ENOENT)
+            {
+                return Refuse(v, "its ring-page-order is not a number");
             }
             // No protocol node means the native one (io/blkif.h); any other must be x86_64-abi.
             StoreClient.ReadNumber(v.ProtocolPath, out _, out StoreError protocolMissing);
@@ -299,43 +321,84 @@ namespace Keel.Blkback
             // Persistent grants only when both ends offer them (io/blkif.h, feature-persistent): such a front-end
             // grants its pool pages writable for good; any other grants each page as its request needs.
             v.Persistent = StoreClient.ReadEquals(v.PersistentPath, "1");
-            if (v.RingWindow == 0) v.RingWindow = Pages.TakeWindow(1);
-            if (v.RingWindow == 0 || Grants.Map(v.Frontend, (uint)reference, v.RingWindow, readOnly: false, out v.RingHandle) != 0)
-            {
-                return Refuse(v, "its ring-ref " + DomainConsole.Decimal((long)reference) + " could not be mapped");
-            }
+            if (!MapRing(v, paged, 1 << order, out ulong firstRef)) return false;
             long port = Events.BindInterdomain(v.Frontend, (uint)remotePort);
             if (port <= 0)
             {
-                Grants.Unmap(v.RingWindow, v.RingHandle);
+                UnmapRing(v);
                 return Refuse(v, "its event-channel " + DomainConsole.Decimal((long)remotePort) + " could not be bound");
             }
             v.Notifier.Port = (uint)port;
             Events.Unmask(v.Notifier.Port);
-            if (!BlkifRingPages.TryAttach((void*)v.RingWindow, 0, out BackRing<BlkifRequest, BlkifResponse> ring)
-                || !Attach(v, ring))
+            if (!BlkifRingPages.TryAttach((void*)v.RingWindow, order, out BackRing<BlkifRequest, BlkifResponse> ring)
+                || !Attach(v, order, ring))
             {
                 Events.Close(v.Notifier.Port);
-                Grants.Unmap(v.RingWindow, v.RingHandle);
+                UnmapRing(v);
                 return Refuse(v, "the engine could not be set up");
             }
             v.Connected = true;
             v.Connections++;
-            if (Chatty(v)) DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " connected (ring-ref " + DomainConsole.Decimal((long)reference) + ")");
+            if (Chatty(v))
+            {
+                DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " connected (ring-ref " + DomainConsole.Decimal((long)firstRef)
+                    + (order > 0 ? ", " + DomainConsole.Decimal(1 << order) + " ring pages" : "") + ")");
+            }
             return true;
         }
 
-        private static bool Attach(Vbd v, BackRing<BlkifRequest, BlkifResponse> ring)
+        /// <summary>Maps the ring's pages side by side in the vbd's window (taken once, for the largest ring);
+        /// on any refusal what was mapped is unmapped again.</summary>
+        private static bool MapRing(Vbd v, bool paged, int pages, out ulong firstRef)
+        {
+            firstRef = 0;
+            if (v.RingWindow == 0) v.RingWindow = Pages.TakeWindow(MaxRingPages);
+            if (v.RingWindow == 0) return Refuse(v, "no address space for its ring");
+            v.RingPages = 0;
+            for (int i = 0; i < pages; i++)
+            {
+                string path = paged ? v.RingRefPaths[i] : v.RingRefPath;
+                if (!StoreClient.ReadNumber(path, out ulong reference, out _) || reference > uint.MaxValue)
+                {
+                    UnmapRing(v);
+                    return Refuse(v, "no usable " + (paged ? "ring-ref" + DomainConsole.Decimal(i) : "ring-ref"));
+                }
+                if (i == 0) firstRef = reference;
+                if (Grants.Map(v.Frontend, (uint)reference, v.RingWindow + (ulong)i * Memory.PageSize, readOnly: false, out v.RingHandles[i]) != 0)
+                {
+                    UnmapRing(v);
+                    return Refuse(v, "its ring-ref " + DomainConsole.Decimal((long)reference) + " could not be mapped");
+                }
+                v.RingPages++;
+            }
+            return true;
+        }
+
+        private static void UnmapRing(Vbd v)
+        {
+            for (int i = 0; i < v.RingPages; i++) Grants.Unmap(v.RingWindow + (ulong)i * Memory.PageSize, v.RingHandles[i]);
+            v.RingPages = 0;
+        }
+
+        private static bool Attach(Vbd v, int order, BackRing<BlkifRequest, BlkifResponse> ring)
         {
             var extent = new VbdExtent(v.View, v.Start, v.Sectors, v.ReadOnly);
             var features = new VbdFeatures(VbdFeatures.DefaultMaxIndirectSegments, v.Persistent);
-            // The same vbd reconnecting reuses its engine; a slot given to another vbd needs a new one.
-            if (v.Engine != null && v.Engine.Features.PersistentGrants == v.Persistent && v.Engine.Frontend == v.Frontend
-                && v.Engine.Extent.Disk == v.View && v.Engine.Extent.Start == v.Start && v.Engine.Extent.Sectors == v.Sectors && v.Engine.Extent.ReadOnly == v.ReadOnly)
+            // The same vbd reconnecting with a ring of the same order reuses that order's engine; a slot given
+            // to another vbd needs a new one.
+            VirtualBlockDevice engine = v.Engines[order];
+            if (engine != null && engine.Features.PersistentGrants == v.Persistent && engine.Frontend == v.Frontend
+                && engine.Extent.Disk == v.View && engine.Extent.Start == v.Start && engine.Extent.Sectors == v.Sectors && engine.Extent.ReadOnly == v.ReadOnly)
             {
-                return v.Engine.TryReattach(ring);
+                if (!engine.TryReattach(ring)) return false;
             }
-            return VirtualBlockDevice.TryCreate(v.Frontend, extent, features, ring, s_grants, v.Notifier, out v.Engine);
+            else if (!VirtualBlockDevice.TryCreate(v.Frontend, extent, features, ring, s_grants, v.Notifier, out engine))
+            {
+                return false;
+            }
+            v.Engines[order] = engine;
+            v.Engine = engine;
+            return true;
         }
 
         private static bool Refuse(Vbd v, string why)
@@ -366,7 +429,7 @@ namespace Keel.Blkback
                     v.Engine.ProcessCompletions();
                 }
                 Events.Close(v.Notifier.Port);
-                Grants.Unmap(v.RingWindow, v.RingHandle);
+                UnmapRing(v);
                 v.Connected = false;
                 if (Chatty(v)) DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " disconnected");
             }

@@ -36,7 +36,11 @@ namespace Keel.Drivers.Blkfront
     /// </summary>
     public sealed unsafe class BlockFront
     {
-        public const int Slots = Blkif.RequestsPerPageRing;
+        /// <summary>Requests the front-end holds at once: a one-page ring's 32, twice that per step of ring page order.</summary>
+        public int Slots { get; }
+
+        /// <summary>The largest ring page order a front-end asks for (8 pages, 256 requests), as blkback offers.</summary>
+        public const int MaxRingPageOrder = 3;
 
         /// <summary>Pages a request may have: past 11 (io/blkif.h's direct limit) it goes as BLKIF_OP_INDIRECT, with
         /// its segments in a page of its own, if the back-end offers that many (feature-max-indirect-segments).</summary>
@@ -56,20 +60,21 @@ namespace Keel.Drivers.Blkfront
             internal ushort Generation;
         }
 
-        private readonly Slot[] _slots = new Slot[Slots];
-        private readonly ulong[] _indirectVa = new ulong[Slots];
-        private readonly ulong[] _indirectFrame = new ulong[Slots];
-        private readonly int[] _indirectGrant = new int[Slots];
+        private readonly Slot[] _slots;
+        private readonly ulong[] _indirectVa;
+        private readonly ulong[] _indirectFrame;
+        private readonly int[] _indirectGrant;
         private int _maxIndirect;
 
-        // Persistent grants (feature-persistent): a pool page for each page of each slot, granted writable to the
-        // back-end once per connection; data is copied between the caller's pages and the pool.
+        // Persistent grants (feature-persistent): in a front-end without buffers, a pool page for each page of each
+        // slot, granted writable to the back-end once per connection; data is copied between the caller's pages
+        // and the pool. A front-end with buffers has no pool: its other requests' pages are granted per request.
         private readonly bool _persistent;
         private readonly ulong[] _poolVa;
         private readonly ulong[] _poolFrame;
         private readonly int[] _poolGrant;
-        private readonly ulong[] _callerVa = new ulong[Slots * MaxPages];
-        private bool _usePool;
+        private readonly ulong[] _callerVa;
+        private bool _persistentNow;
 
         // Buffers: pages of the front-end's own that the caller fills and reads in place (TrySubmitBuffers). With
         // persistent grants each is granted once per connection and no data is copied; otherwise a buffer is
@@ -77,12 +82,12 @@ namespace Keel.Drivers.Blkfront
         private readonly ulong[] _bufferVa;
         private readonly ulong[] _bufferFrame;
         private readonly int[] _bufferGrant;
-        private readonly int[] _pageBuffer = new int[Slots * MaxPages];   // the buffer a request's page is, or -1
-        private readonly ulong[] _frames = new ulong[Slots * MaxPages];
-        private readonly int[] _grants = new int[Slots * MaxPages];
-        private readonly int[] _staleGrants = new int[Slots * MaxPages * 4];
+        private readonly int[] _pageBuffer;   // the buffer a request's page is, or -1
+        private readonly ulong[] _frames;
+        private readonly int[] _grants;
+        private readonly int[] _staleGrants;
         private int _staleCount;
-        private readonly FrontCompletion[] _done = new FrontCompletion[Slots];
+        private readonly FrontCompletion[] _done;
         private int _doneCount;
         private uint _nextSequence;
 
@@ -93,7 +98,9 @@ namespace Keel.Drivers.Blkfront
         private FrontRing<BlkifRequest, BlkifResponse> _ring;
         private bool _hasRing;
         private uint _port;
-        private int _ringRef = -1;
+        private readonly int _ringPageOrder;
+        private readonly int[] _ringRefs = new int[1 << MaxRingPageOrder];
+        private int _ringPages;
 
         /// <summary>Sectors of the device and whether it may only be read, as the back-end said when it connected.</summary>
         public ulong Sectors { get; private set; }
@@ -101,6 +108,9 @@ namespace Keel.Drivers.Blkfront
         public bool ReadOnly { get; private set; }
 
         public bool IsConnected => _state == XenbusState.Connected;
+
+        /// <summary>Pages of the ring on the current connection (0 while there is none).</summary>
+        public int RingPages => _ringPages;
 
         /// <summary>The event channel the back-end notifies (0 while there is none).</summary>
         public uint Port => _port;
@@ -124,24 +134,37 @@ namespace Keel.Drivers.Blkfront
 
         public string Name { get; }
 
-        private BlockFront(string name, string path, bool persistent, int buffers)
+        private BlockFront(string name, string path, bool persistent, int buffers, int ringPageOrder)
         {
             Name = name;
             _path = path;
             _persistent = persistent;
+            _ringPageOrder = ringPageOrder;
+            Slots = Blkif.RequestsPerPageRing << ringPageOrder;
+            _slots = new Slot[Slots];
+            _indirectVa = new ulong[Slots];
+            _indirectFrame = new ulong[Slots];
+            _indirectGrant = new int[Slots];
+            _done = new FrontCompletion[Slots];
+            _callerVa = new ulong[Slots * MaxPages];
+            _pageBuffer = new int[Slots * MaxPages];
+            _frames = new ulong[Slots * MaxPages];
+            _grants = new int[Slots * MaxPages];
+            _staleGrants = new int[Slots * MaxPages * 4];
+            for (int i = 0; i < _ringRefs.Length; i++) _ringRefs[i] = -1;
             _bufferVa = new ulong[buffers];
             _bufferFrame = new ulong[buffers];
             _bufferGrant = new int[buffers];
             for (int i = 0; i < buffers; i++) _bufferGrant[i] = -1;
-            if (!persistent) return;
+            if (!persistent || buffers > 0) return;
             _poolVa = new ulong[Slots * MaxPages];
             _poolFrame = new ulong[Slots * MaxPages];
             _poolGrant = new int[Slots * MaxPages];
             for (int i = 0; i < _poolVa.Length; i++) _poolGrant[i] = -1;
         }
 
-        /// <summary>Whether requests go through the persistently granted pool on this connection (both ends offered it).</summary>
-        public bool UsesPersistentGrants => _usePool;
+        /// <summary>Whether this connection has persistent grants (both ends offered them): the pool's pages, or the buffers, granted once.</summary>
+        public bool UsesPersistentGrants => _persistentNow;
 
         /// <summary>Pages of the front-end's own that the caller may fill and read in place (<see cref="TrySubmitBuffers"/>).</summary>
         public int Buffers => _bufferVa.Length;
@@ -164,7 +187,7 @@ namespace Keel.Drivers.Blkfront
                 _indirectGrant[i] = -1;
                 if (_indirectVa[i] == 0) return false;
             }
-            if (!_persistent) return true;
+            if (_poolVa == null) return true;
             for (int i = 0; i < _poolVa.Length; i++)
             {
                 _poolVa[i] = Pages.TakePage(out _poolFrame[i]);
@@ -175,17 +198,20 @@ namespace Keel.Drivers.Blkfront
 
         /// <summary>
         /// The front-end of xvd&lt;a + index&gt;: watches its own directory (where the toolstack points it at a
-        /// back-end) and starts the handshake. With <paramref name="persistent"/> it offers feature-persistent;
-        /// <paramref name="buffers"/> pages are allocated for <see cref="TrySubmitBuffers"/>. Null if the toolstack
-        /// made no such device or the pages cannot be had.
+        /// back-end) and starts the handshake. With <paramref name="persistent"/> it offers feature-persistent
+        /// (without buffers its copy pool is a page per page of every slot, 2 MiB on a one-page ring);
+        /// <paramref name="buffers"/> pages are allocated for <see cref="TrySubmitBuffers"/>; the ring has 2^<paramref name="ringPageOrder"/>
+        /// pages (up to MaxRingPageOrder) when the back-end's max-ring-page-order allows, else as many as it does.
+        /// Null if the toolstack made no such device, the order is out of range, or the pages cannot be had.
         /// </summary>
-        public static BlockFront Open(int index, bool persistent = false, int buffers = 0)
+        public static BlockFront Open(int index, bool persistent = false, int buffers = 0, int ringPageOrder = 0)
         {
+            if (ringPageOrder < 0 || ringPageOrder > MaxRingPageOrder || buffers < 0) return null;
             uint id = (202u << 8) | ((uint)index << 4);
             string path = "device/vbd/" + DomainConsole.Decimal(id);
             StoreClient.Read(path + "/virtual-device", out StoreError error);
             if (error != StoreError.None) return null;
-            var front = new BlockFront("xvd" + (char)('a' + index), path, persistent, buffers);
+            var front = new BlockFront("xvd" + (char)('a' + index), path, persistent, buffers, ringPageOrder);
             if (!front.TakePages()) return null;
             StoreClient.Watch(path + "/backend", "blkfront");
             front.Follow();
@@ -244,14 +270,14 @@ namespace Keel.Drivers.Blkfront
         /// </summary>
         public bool TrySubmit(BlkifOperation operation, ulong sector, ReadOnlySpan<ulong> frames, ReadOnlySpan<ulong> addresses, byte lastSector, ulong token)
         {
-            if (_persistent && addresses.Length != frames.Length) return false;
+            if (_poolVa != null && addresses.Length != frames.Length) return false;
             if (!TryTakeSlot(operation, sector, frames.Length, lastSector, token, out int slot)) return false;
             for (int p = 0; p < frames.Length; p++)
             {
                 int at = slot * MaxPages + p;
                 _frames[at] = frames[p];
                 _pageBuffer[at] = -1;
-                if (_persistent) _callerVa[at] = addresses[p];
+                if (_poolVa != null) _callerVa[at] = addresses[p];
             }
             return true;
         }
@@ -366,28 +392,51 @@ namespace Keel.Drivers.Blkfront
             StoreClient.Write(_path + "/state", DomainConsole.Decimal((long)next));
         }
 
-        /// <summary>A fresh ring page granted to the back-end, a fresh port offered to it, both published (Linux's talk_to_blkback).</summary>
+        /// <summary>
+        /// Fresh ring pages granted to the back-end, a fresh port offered to it, all published (Linux's
+        /// talk_to_blkback): one page as ring-ref, or 2^N as ring-page-order N and ring-ref0 .. ring-ref(2^N - 1),
+        /// N the order asked for at Open or the back-end's max-ring-page-order if that is less.
+        /// </summary>
         private bool PublishRing()
         {
-            ulong va = Pages.TakePage(out ulong frame);
-            if (va == 0 || !FrontRing<BlkifRequest, BlkifResponse>.TryInitialize((void*)va, (uint)Memory.PageSize, out _ring)) return false;
-            _ringRef = Grants.Grant(_backend, frame, readOnly: false);
+            // A back-end that offers no max-ring-page-order takes one page (Number reads a missing node as 0).
+            int order = (int)Math.Min(Number(StoreClient.Read(_backendPath + "/max-ring-page-order", out _)), (ulong)_ringPageOrder);
+            ulong va = 0;
+            _ringPages = 1 << order;
+            for (int i = 0; i < _ringPages; i++)
+            {
+                // Taken one after another, the pages are side by side in this domain's address space.
+                ulong page = Pages.TakePage(out ulong frame);
+                if (page == 0 || (i > 0 && page != va + (ulong)i * Memory.PageSize)) return EndRingGrants();
+                if (i == 0) va = page;
+                _ringRefs[i] = Grants.Grant(_backend, frame, readOnly: false);
+                if (_ringRefs[i] < 0) return EndRingGrants();
+            }
+            if (!FrontRing<BlkifRequest, BlkifResponse>.TryInitialize((void*)va, (uint)Memory.PageSize << order, out _ring)) return EndRingGrants();
             long port = Events.AllocUnbound(_backend);
-            if (_ringRef < 0 || port <= 0) return false;
+            if (port <= 0) return EndRingGrants();
             _port = (uint)port;
             Events.Unmask(_port);
-            StoreClient.Write(_path + "/ring-ref", DomainConsole.Decimal(_ringRef));
+            if (order == 0)
+            {
+                StoreClient.Write(_path + "/ring-ref", DomainConsole.Decimal(_ringRefs[0]));
+            }
+            else
+            {
+                StoreClient.Write(_path + "/ring-page-order", DomainConsole.Decimal(order));
+                for (int i = 0; i < _ringPages; i++) StoreClient.Write(_path + "/ring-ref" + DomainConsole.Decimal(i), DomainConsole.Decimal(_ringRefs[i]));
+            }
             StoreClient.Write(_path + "/event-channel", DomainConsole.Decimal(port));
             StoreClient.Write(_path + "/protocol", "x86_64-abi");
-            _usePool = _persistent && StoreClient.Read(_backendPath + "/feature-persistent", out _) == "1";
-            if (_persistent) StoreClient.Write(_path + "/feature-persistent", _usePool ? "1" : "0");
-            for (int i = 0; _usePool && i < _poolVa.Length; i++)
+            _persistentNow = _persistent && StoreClient.Read(_backendPath + "/feature-persistent", out _) == "1";
+            if (_persistent) StoreClient.Write(_path + "/feature-persistent", _persistentNow ? "1" : "0");
+            for (int i = 0; _persistentNow && _poolVa != null && i < _poolVa.Length; i++)
             {
                 // Writable for good: the back-end keeps these mapped (xen-blkback's persistent_gnts) for reads and writes alike.
                 _poolGrant[i] = Grants.Grant(_backend, _poolFrame[i], readOnly: false);
                 if (_poolGrant[i] < 0) return false;
             }
-            for (int i = 0; _usePool && i < _bufferVa.Length; i++)
+            for (int i = 0; _persistentNow && i < _bufferVa.Length; i++)
             {
                 _bufferGrant[i] = Grants.Grant(_backend, _bufferFrame[i], readOnly: false);
                 if (_bufferGrant[i] < 0) return false;
@@ -414,9 +463,8 @@ namespace Keel.Drivers.Blkfront
             if (_lostAt == 0) _lostAt = Clock.Now;
             Events.Close(_port);
             _port = 0;
-            Stale(_ringRef);
-            _ringRef = -1;
-            for (int i = 0; _usePool && i < _poolGrant.Length; i++)
+            EndRingGrants();
+            for (int i = 0; _persistentNow && _poolVa != null && i < _poolGrant.Length; i++)
             {
                 Stale(_poolGrant[i]);
                 _poolGrant[i] = -1;
@@ -440,6 +488,18 @@ namespace Keel.Drivers.Blkfront
                 _slots[i].Generation++;
             }
             EndStaleGrants();
+        }
+
+        /// <summary>Ends the ring pages' grants (as soon as the back-end no longer maps them); false, for the caller to return.</summary>
+        private bool EndRingGrants()
+        {
+            for (int i = 0; i < _ringPages; i++)
+            {
+                Stale(_ringRefs[i]);
+                _ringRefs[i] = -1;
+            }
+            _ringPages = 0;
+            return false;
         }
 
         private void Stale(int reference)
@@ -498,11 +558,11 @@ namespace Keel.Drivers.Blkfront
             {
                 int at = slot * MaxPages + p;
                 int reference;
-                if (_usePool && _pageBuffer[at] >= 0)
+                if (_persistentNow && _pageBuffer[at] >= 0)
                 {
                     reference = _bufferGrant[_pageBuffer[at]];
                 }
-                else if (_usePool)
+                else if (_persistentNow && _poolVa != null)
                 {
                     // The caller's page and the pool's are both this domain's, mapped for good: 4096 bytes each.
                     if (s.Operation == BlkifOperation.Write) Buffer.MemoryCopy((void*)_callerVa[at], (void*)_poolVa[at], (long)Memory.PageSize, (long)Memory.PageSize);
@@ -565,7 +625,7 @@ namespace Keel.Drivers.Blkfront
         private void Complete(in BlkifResponse response)
         {
             ulong slot = response.Id & 0xFFFF;
-            if (slot >= Slots || _slots[slot].State != SlotState.OnRing || (ushort)(response.Id >> 16) != _slots[slot].Generation || (response.Id >> 32) != 0)
+            if (slot >= (ulong)Slots || _slots[slot].State != SlotState.OnRing || (ushort)(response.Id >> 16) != _slots[slot].Generation || (response.Id >> 32) != 0)
             {
                 BadResponses++;
                 return;
@@ -575,7 +635,7 @@ namespace Keel.Drivers.Blkfront
             {
                 int at = (int)slot * MaxPages + p;
                 // As in Put: both pages are this domain's, 4096 bytes each.
-                if (_usePool && _pageBuffer[at] < 0 && s.Operation == BlkifOperation.Read) Buffer.MemoryCopy((void*)_poolVa[at], (void*)_callerVa[at], (long)Memory.PageSize, (long)Memory.PageSize);
+                if (_persistentNow && _poolVa != null && _pageBuffer[at] < 0 && s.Operation == BlkifOperation.Read) Buffer.MemoryCopy((void*)_poolVa[at], (void*)_callerVa[at], (long)Memory.PageSize, (long)Memory.PageSize);
                 Stale(_grants[at]);
                 _grants[at] = -1;
             }

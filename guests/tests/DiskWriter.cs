@@ -6,12 +6,13 @@ using Keel.Runtime;
 namespace Keel.Guests.Tests
 {
     /// <summary>
-    /// disk=MODE:MIB:SEED[:PASSES[:IO]] on xvda through blkfront: write writes MIB of seeded pseudo-random data
+    /// disk=MODE:MIB:SEED[:PASSES[:IO[:ORDER]]] on xvda through blkfront: write writes MIB of seeded pseudo-random data
     /// (32 KiB requests, 16 in flight), reads it back and compares; verify only reads and compares (a disk
     /// written in an earlier run); loop does write-and-verify passes, each with the next seed, PASSES times
     /// (for the tests that crash and swap the back-end meanwhile). IO says whose pages carry the data: pages
     /// (the default: this domain's own, granted per request), persistent (its own, copied through blkfront's
-    /// persistently granted pool) or buffers (blkfront's buffers, persistently granted and used in place).
+    /// persistently granted pool) or buffers (blkfront's buffers, persistently granted and used in place);
+    /// ORDER is the ring page order blkfront asks for (0, one page, by default).
     /// Every request the back-end fails and every sector that reads back wrong is counted; the last line is
     /// the verdict the system test checks.
     /// </summary>
@@ -28,7 +29,7 @@ namespace Keel.Guests.Tests
             string[] parts = Split(argument);
             if (parts == null)
             {
-                DomainConsole.WriteLine("disk: usage disk=write|verify|loop:MIB:SEED[:PASSES[:pages|persistent|buffers]]");
+                DomainConsole.WriteLine("disk: usage disk=write|verify|loop:MIB:SEED[:PASSES[:pages|persistent|buffers[:ORDER]]]");
                 return;
             }
             string mode = parts[0];
@@ -36,6 +37,7 @@ namespace Keel.Guests.Tests
             ulong passes = parts.Length > 3 ? Arguments.Number(parts[3]) : 1;
             string io = parts.Length > 4 ? parts[4] : "pages";
             bool inPlace = io == "buffers";
+            int order = parts.Length > 5 ? (int)Arguments.Number(parts[5]) : 0;
             if (!inPlace && io != "pages" && io != "persistent")
             {
                 DomainConsole.WriteLine("disk: IO is pages, persistent or buffers, not " + io);
@@ -44,7 +46,12 @@ namespace Keel.Guests.Tests
             SharedInfo.Map();
             Grants.Initialise();
             StoreClient.Connect();
-            BlockFront disk = BlockFront.Open(0, persistent: io != "pages", buffers: inPlace ? s_va.Length : 0);
+            BlockFront disk = BlockFront.Open(0, persistent: io != "pages", buffers: inPlace ? s_va.Length : 0, ringPageOrder: order);
+            if (order > BlockFront.MaxRingPageOrder)
+            {
+                DomainConsole.WriteLine("disk: ring page order " + DomainConsole.Decimal(order) + " is more than " + DomainConsole.Decimal(BlockFront.MaxRingPageOrder));
+                return;
+            }
             if (disk == null)
             {
                 DomainConsole.WriteLine("disk: no xvda was given to this domain");
@@ -56,7 +63,8 @@ namespace Keel.Guests.Tests
                 return;
             }
             DomainConsole.WriteLine("disk: xvda connected: " + DomainConsole.Decimal((long)disk.Sectors) + " sectors" + (disk.ReadOnly ? ", read-only" : "")
-                + (disk.UsesPersistentGrants ? ", persistent grants" : "") + (inPlace ? ", buffers in place" : ""));
+                + (disk.UsesPersistentGrants ? ", persistent grants" : "") + (inPlace ? ", buffers in place" : "")
+                + (disk.RingPages > 1 ? ", " + DomainConsole.Decimal(disk.RingPages) + " ring pages" : ""));
             ulong requests = mib * 1024 * 1024 / (SectorsPerRequest * 512);
             if (requests * SectorsPerRequest > disk.Sectors)
             {
@@ -184,12 +192,12 @@ namespace Keel.Guests.Tests
             return z ^ (z >> 31);
         }
 
-        /// <summary>"a:b:c[:d[:e]]" into its parts; null unless it has three to five.</summary>
+        /// <summary>"a:b:c[:d[:e[:f]]]" into its parts; null unless it has three to six.</summary>
         private static string[] Split(string text)
         {
             int count = 1;
             for (int i = 0; i < text.Length; i++) if (text[i] == ':') count++;
-            if (count < 3 || count > 5) return null;
+            if (count < 3 || count > 6) return null;
             var parts = new string[count];
             int start = 0, at = 0;
             for (int i = 0; i <= text.Length; i++)

@@ -60,6 +60,7 @@ namespace Keel.Guests.Tests
             Report("a write from a read-only grant", Request(BlkifOperation.Write, 8, 1, (uint)readOnlyGrant, 0, 7));
             DuplicateIds((uint)good);
             Reconnections((uint)good);
+            RingOrders((uint)good);
             ReadOnlyDisk();
             Flood();
             Overrun();
@@ -159,6 +160,73 @@ namespace Keel.Guests.Tests
                 if (Request(BlkifOperation.Read, 0, 1, grant, 0, 7) == 0) served++;
             }
             DomainConsole.WriteLine("hostile-disk: 20 reconnections, each with a new ring: " + DomainConsole.Decimal(served) + " served");
+        }
+
+        /// <summary>
+        /// Multi-page rings named wrongly, each refused by the back-end going to Closing: a ring-page-order past
+        /// the max-ring-page-order it offers, a two-page ring without ring-ref1, and one whose ring-ref1 was never
+        /// granted. Then a well-formed two-page ring, which is served, and back to the one-page ring the later
+        /// cases use.
+        /// </summary>
+        private static void RingOrders(uint grant)
+        {
+            Report("ring-page-order 4", MultiPageRing(4, 1, badSecond: false) ? 0 : -1);
+            Report("ring-page-order 1 without ring-ref1", MultiPageRing(1, 1, badSecond: false) ? 0 : -1);
+            Report("ring-page-order 1 with ring-ref1 never granted", MultiPageRing(1, 2, badSecond: true) ? 0 : -1);
+            bool connected = MultiPageRing(1, 2, badSecond: false);
+            Report("a two-page ring", connected ? Request(BlkifOperation.Read, 0, 1, grant, 0, 7) : long.MinValue);
+            StartOver();
+            StoreClient.Remove(s_front + "/ring-page-order");
+            Report("back to one page", Connect(0) ? Request(BlkifOperation.Read, 0, 1, grant, 0, 7) : long.MinValue);
+        }
+
+        /// <summary>From any state back to InitWait: Closing, Closed, then Initialising, as a front-end starts over.</summary>
+        private static void StartOver()
+        {
+            StoreClient.Write(s_front + "/state", "5");
+            WaitForBackend(XenbusState.Closing);
+            StoreClient.Write(s_front + "/state", "6");
+            WaitForBackend(XenbusState.Closed);
+            StoreClient.Write(s_front + "/state", "1");
+            Events.Close(s_port);
+        }
+
+        /// <summary>Starts over and offers a ring of 2^order pages with the first <paramref name="written"/>
+        /// ring-refN nodes (the second a reference never granted if <paramref name="badSecond"/>): whether the
+        /// back-end connected (it goes to Closing when it refuses).</summary>
+        private static bool MultiPageRing(int order, int written, bool badSecond)
+        {
+            StartOver();
+            for (int i = 0; i < 8; i++) StoreClient.Remove(s_front + "/ring-ref" + DomainConsole.Decimal(i));
+            if (!WaitForBackend(XenbusState.InitWait)) return false;
+            int pages = 1 << (order < 3 ? order : 3);
+            s_ringVa = 0;
+            for (int i = 0; i < pages; i++)
+            {
+                ulong va = Pages.TakePage(out ulong frame);
+                if (i == 0) s_ringVa = va;
+                int reference = Grants.Grant(s_backend, frame, readOnly: false);
+                if (i < written) StoreClient.Write(s_front + "/ring-ref" + DomainConsole.Decimal(i), DomainConsole.Decimal(i == 1 && badSecond ? 4000 : reference));
+            }
+            if (s_ringVa == 0 || !FrontRing<BlkifRequest, BlkifResponse>.TryInitialize((void*)s_ringVa, (uint)Memory.PageSize * (uint)pages, out s_ring)) return false;
+            long port = Events.AllocUnbound(s_backend);
+            if (port <= 0) return false;
+            s_port = (uint)port;
+            StoreClient.Write(s_front + "/ring-page-order", DomainConsole.Decimal(order));
+            StoreClient.Write(s_front + "/event-channel", DomainConsole.Decimal(port));
+            StoreClient.Write(s_front + "/state", "3");
+            ulong deadline = Clock.Now + AnswerTimeoutNs * 6;
+            string statePath = s_backendPath + "/state";
+            while (Clock.Now < deadline)
+            {
+                if (StoreClient.ReadNumber(statePath, out ulong state, out _))
+                {
+                    if (state == (ulong)XenbusState.Connected) return true;
+                    if (state == (ulong)XenbusState.Closing) return false;
+                }
+                Clock.SleepUntil(Clock.Now + 5_000_000);
+            }
+            return false;
         }
 
         /// <summary>xvdb, read-only: a read is served, a well-formed write is refused with BLKIF_RSP_ERROR.</summary>

@@ -23,8 +23,9 @@ public sealed partial class BlockPathTests
             // The three domains run side by side, so their lines interleave in any order.
             Assert.Contains("(blkback) blkback: version 1 serving 1 disk(s)", qemu.Lines);
             Assert.Contains("(alpha) disk: xvda connected: 40960 sectors", qemu.Lines);
-            // beta's data is in blkfront's buffers, granted once per connection and used in place.
-            Assert.Contains("(beta) disk: xvda connected: 40960 sectors, persistent grants, buffers in place", qemu.Lines);
+            // beta's data is in blkfront's buffers, granted once per connection and used in place, on an 8-page ring.
+            Assert.Contains("(beta) disk: xvda connected: 40960 sectors, persistent grants, buffers in place, 8 ring pages", qemu.Lines);
+            Assert.Contains(qemu.Lines, l => l.StartsWith("(blkback) blkback: xvda of domain ", StringComparison.Ordinal) && l.EndsWith(", 8 ring pages)", StringComparison.Ordinal));
             verdicts = qemu.Lines.Select(l => Verdict().Match(l)).Where(m => m.Success).ToArray();
             foreach (Match m in verdicts) TestContext.Current.TestOutputHelper?.WriteLine(m.Value);
             Assert.DoesNotContain(qemu.Lines, l => l.Contains("KERNEL FAULT", StringComparison.Ordinal) || l.Contains("cut off", StringComparison.Ordinal));
@@ -93,7 +94,7 @@ public sealed partial class BlockPathTests
                 await qemu.WaitForLineAsync(Ready(), BootTimeout, cancel);
                 await AtLeast(qemu, l => l.StartsWith("(alpha) disk: pass ", StringComparison.Ordinal), 1, LineTimeout, cancel);
                 Assert.Contains("(alpha) disk: xvda connected: 40960 sectors, persistent grants", qemu.Lines);
-                Assert.Contains("(beta) disk: xvda connected: 40960 sectors, persistent grants, buffers in place", qemu.Lines);
+                Assert.Contains("(beta) disk: xvda connected: 40960 sectors, persistent grants, buffers in place, 4 ring pages", qemu.Lines);
                 await AtLeast(qemu, l => l.StartsWith("(beta) disk: pass ", StringComparison.Ordinal), 1, LineTimeout, cancel);
                 for (int crash = 1; crash <= 10; crash++)
                 {
@@ -158,6 +159,12 @@ public sealed partial class BlockPathTests
                 await Expect("the same id twice: (-1 and 0|0 and -1)");
                 // Class 9: reconnecting again and again, a new ring each time; the back-end serves every one.
                 await Expect("20 reconnections, each with a new ring: 20 served");
+                // Multi-page rings: an order past the one offered, a ring-ref missing or never granted, each refused.
+                await Expect("ring-page-order 4: -1");
+                await Expect("ring-page-order 1 without ring-ref1: -1");
+                await Expect("ring-page-order 1 with ring-ref1 never granted: -1");
+                await Expect("a two-page ring: 0");
+                await Expect("back to one page: 0");
                 await Expect("a read of the read-only disk: 0");
                 await Expect("a write to the read-only disk: -1");
                 // Class 8, then class 1: a flood of events changes nothing; a producer index past the ring cuts it off.
