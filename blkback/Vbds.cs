@@ -134,7 +134,7 @@ namespace Keel.Blkback
                 VbdStatistics s = v.Engine.Statistics;
                 text += (text.Length > 0 ? "; " : "") + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + ": " + DomainConsole.Decimal((long)s.Requests) + " requests, "
                     + DomainConsole.Decimal((long)s.Merged) + " merged, " + DomainConsole.Decimal((long)s.DeviceRequests) + " to the disk, " + DomainConsole.Decimal((long)(s.BytesRead >> 20)) + " MiB read, "
-                    + DomainConsole.Decimal((long)(s.BytesWritten >> 20)) + " MiB written, " + DomainConsole.Decimal((long)s.Errors) + " errors, persistent " + (v.Persistent ? "on" : "off");
+                    + DomainConsole.Decimal((long)(s.BytesWritten >> 20)) + " MiB written, " + DomainConsole.Decimal((long)s.Flushes) + " flushes, " + DomainConsole.Decimal((long)s.Errors) + " errors, persistent " + (v.Persistent ? "on" : "off");
             }
             return text;
         }

@@ -107,6 +107,9 @@ namespace Keel.Drivers.Blkfront
 
         public bool ReadOnly { get; private set; }
 
+        /// <summary>Whether the back-end offers feature-flush-cache: without it a flush is answered NotSupported here.</summary>
+        public bool CanFlush { get; private set; }
+
         public bool IsConnected => _state == XenbusState.Connected;
 
         /// <summary>Pages of the ring on the current connection (0 while there is none).</summary>
@@ -303,13 +306,27 @@ namespace Keel.Drivers.Blkfront
             return true;
         }
 
+        /// <summary>
+        /// Queues a flush of the disk's write cache (BLKIF_OP_FLUSH_DISKCACHE): once it is answered Okay, every
+        /// write answered before it was submitted is on stable storage. Answered NotSupported without reaching
+        /// the ring when the back-end does not offer feature-flush-cache. False when every slot is in use.
+        /// </summary>
+        public bool TrySubmitFlush(ulong token) => TryTakeSlot(BlkifOperation.FlushDiskCache, 0, 0, 0, token, out _);
+
         /// <summary>A free slot, queued for a request of <paramref name="pages"/> pages; false when none is free or
-        /// the request is malformed (no pages, more than MaxPages, a last sector past 7, not a read or a write).</summary>
+        /// the request is malformed (a read or write with no pages, more than MaxPages or a last sector past 7,
+        /// a flush with pages, any other operation).</summary>
         private bool TryTakeSlot(BlkifOperation operation, ulong sector, int pages, byte lastSector, ulong token, out int slot)
         {
             slot = 0;
-            if (pages == 0 || pages > MaxPages || lastSector > 7) return false;
-            if (operation != BlkifOperation.Read && operation != BlkifOperation.Write) return false;
+            if (operation == BlkifOperation.FlushDiskCache)
+            {
+                if (pages != 0) return false;
+            }
+            else if (operation != BlkifOperation.Read && operation != BlkifOperation.Write || pages == 0 || pages > MaxPages || lastSector > 7)
+            {
+                return false;
+            }
             while (slot < Slots && _slots[slot].State != SlotState.Free) slot++;
             if (slot == Slots) return false;
             ref Slot s = ref _slots[slot];
@@ -380,6 +397,7 @@ namespace Keel.Drivers.Blkfront
                     Sectors = Number(StoreClient.Read(_backendPath + "/sectors", out _));
                     _maxIndirect = (int)Math.Min(Number(StoreClient.Read(_backendPath + "/feature-max-indirect-segments", out _)), MaxPages);
                     ReadOnly = (Number(StoreClient.Read(_backendPath + "/info", out _)) & Blkif.VdiskReadOnly) != 0;
+                    CanFlush = Number(StoreClient.Read(_backendPath + "/feature-flush-cache", out _)) == 1;
                     Connections++;
                     break;
                 case XenbusStep.Disconnect:
@@ -548,6 +566,11 @@ namespace Keel.Drivers.Blkfront
         private bool Put(int slot)
         {
             ref Slot s = ref _slots[slot];
+            if (s.Operation == BlkifOperation.FlushDiskCache && !CanFlush)
+            {
+                Finish(slot, BlkifStatus.NotSupported);
+                return true;
+            }
             bool indirect = s.Pages > Blkif.MaxSegmentsPerRequest;
             if (indirect && s.Pages > _maxIndirect) return false;
             ulong id = (ulong)slot | ((ulong)s.Generation << 16);
@@ -641,15 +664,22 @@ namespace Keel.Drivers.Blkfront
             }
             Stale(_indirectGrant[(int)slot]);
             _indirectGrant[(int)slot] = -1;
-            s.State = SlotState.Free;
-            s.Generation++;
-            _done[_doneCount++] = new FrontCompletion(s.Token, (BlkifStatus)response.Status);
+            Finish((int)slot, (BlkifStatus)response.Status);
             if (_lostAt != 0)
             {
                 if (Outages < MaxOutages) _outages[Outages] = Clock.Now - _lostAt;
                 Outages++;
                 _lostAt = 0;
             }
+        }
+
+        /// <summary>The slot's request is answered (by the back-end, or here): its slot is free and a new generation's.</summary>
+        private void Finish(int slot, BlkifStatus status)
+        {
+            ref Slot s = ref _slots[slot];
+            s.State = SlotState.Free;
+            s.Generation++;
+            _done[_doneCount++] = new FrontCompletion(s.Token, status);
         }
 
         private static ulong Number(string text)

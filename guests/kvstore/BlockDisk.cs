@@ -53,18 +53,29 @@ internal sealed unsafe class BlockDisk : KvDisk
         return true;
     }
 
+    /// <summary>Written, then the disk's write cache flushed (when the back-end offers flushes), so an
+    /// acknowledged record is on stable storage, not only in the cache of the disk behind blkback.</summary>
     public override bool Write(ulong sector, ReadOnlySpan<byte> data)
     {
         if (data.Length < KvFormat.SectorBytes) return false;
         data.Slice(0, KvFormat.SectorBytes).CopyTo(new Span<byte>((void*)_va[0], KvFormat.SectorBytes));
-        return Transfer(BlkifOperation.Write, sector, 1, 0);
+        ulong token = ++_token;
+        if (!_front.TrySubmit(BlkifOperation.Write, sector, new ReadOnlySpan<ulong>(_frame, 0, 1), 0, token) || !Answered(token)) return false;
+        if (!_front.CanFlush) return true;
+        token = ++_token;
+        return _front.TrySubmitFlush(token) && Answered(token);
     }
 
     /// <summary>One request over the first pages buffer pages; true once the back-end answered it Okay.</summary>
     private bool Transfer(BlkifOperation operation, ulong sector, int pages, byte lastSector)
     {
         ulong token = ++_token;
-        if (!_front.TrySubmit(operation, sector, new ReadOnlySpan<ulong>(_frame, 0, pages), lastSector, token)) return false;
+        return _front.TrySubmit(operation, sector, new ReadOnlySpan<ulong>(_frame, 0, pages), lastSector, token) && Answered(token);
+    }
+
+    /// <summary>Waits for the one request in flight; true once the back-end answered it Okay.</summary>
+    private bool Answered(ulong token)
+    {
         Span<FrontCompletion> done = stackalloc FrontCompletion[1];
         ulong deadline = Clock.Now + AnswerTimeoutNs;
         while (Clock.Now < deadline)

@@ -80,18 +80,24 @@ namespace Keel.Guests.Tests
                     return;
                 }
             }
-            long failed = 0, wrong = 0;
+            long failed = 0, wrong = 0, flushes = 0;
             ulong started = Clock.Now;
             for (ulong pass = 0; pass < passes; pass++)
             {
                 ulong passSeed = seed + pass;
-                if (mode != "verify") failed += Pass(disk, BlkifOperation.Write, requests, passSeed, inPlace, ref wrong);
+                if (mode != "verify")
+                {
+                    failed += Pass(disk, BlkifOperation.Write, requests, passSeed, inPlace, ref wrong);
+                    // What was written is on stable storage before it is read back (blkback offers feature-flush-cache).
+                    if (Flush(disk)) flushes++;
+                    else failed++;
+                }
                 failed += Pass(disk, BlkifOperation.Read, requests, passSeed, inPlace, ref wrong);
                 if (mode == "loop" && (pass + 1) % 50 == 0) DomainConsole.WriteLine("disk: pass " + DomainConsole.Decimal((long)pass + 1) + " of " + DomainConsole.Decimal((long)passes) + ": " + DomainConsole.Decimal(failed) + " failed, " + DomainConsole.Decimal(wrong) + " wrong");
             }
             ulong ms = (Clock.Now - started) / 1_000_000;
             DomainConsole.WriteLine("disk: " + mode + " " + DomainConsole.Decimal((long)mib) + " MiB x " + DomainConsole.Decimal((long)passes) + " in " + DomainConsole.Decimal((long)ms) + " ms: "
-                + DomainConsole.Decimal(failed) + " requests failed, " + DomainConsole.Decimal(wrong) + " pages wrong; " + DomainConsole.Decimal(disk.Connections) + " connections, "
+                + DomainConsole.Decimal(failed) + " requests failed, " + DomainConsole.Decimal(wrong) + " pages wrong, " + DomainConsole.Decimal(flushes) + " flushes; " + DomainConsole.Decimal(disk.Connections) + " connections, "
                 + DomainConsole.Decimal(disk.Reissued) + " requests issued again, " + DomainConsole.Decimal(disk.BadResponses) + " bad responses");
             if (disk.Outages > 0) ReportOutages(disk);
         }
@@ -111,6 +117,18 @@ namespace Keel.Guests.Tests
             }
             DomainConsole.WriteLine("disk: " + DomainConsole.Decimal(disk.Outages) + " back-end outages: median " + DomainConsole.Decimal((long)(sorted[n / 2] / 1_000_000))
                 + " ms, worst " + DomainConsole.Decimal((long)(sorted[n - 1] / 1_000_000)) + " ms");
+        }
+
+        /// <summary>One flush of the disk's write cache, waited for; whether it was answered Okay.</summary>
+        private static bool Flush(BlockFront disk)
+        {
+            Span<FrontCompletion> done = stackalloc FrontCompletion[1];
+            if (!disk.TrySubmitFlush(ulong.MaxValue)) return false;
+            while (true)
+            {
+                disk.Pump();
+                if (disk.Reap(done) == 1) return done[0].Token == ulong.MaxValue && done[0].Status == BlkifStatus.Okay;
+            }
         }
 
         /// <summary>Every request of one pass, InFlight at a time; returns how many the back-end failed, and counts wrong pages of reads.</summary>
