@@ -148,7 +148,8 @@ namespace Keel.Blkback
                 if (!v.Used || !v.Connected) continue;
                 Events.TakePending(v.Notifier.Port);
                 v.Engine.ProcessRing();
-                v.Engine.ProcessCompletions();
+                // Nothing of an idle vbd's is on the disk; what waits for room there ProcessRing submitted.
+                if (v.Engine.InFlight > 0) v.Engine.ProcessCompletions();
                 if (v.Engine.IsCutOff)
                 {
                     DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " cut off: its ring's indices are impossible");

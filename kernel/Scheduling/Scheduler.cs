@@ -161,7 +161,10 @@ namespace Keel.Kernel.Scheduling
             ulong next = s_sliceEnd;
             if (s_repickBy < next) next = s_repickBy;
             if (GuestTimers.Earliest < next) next = GuestTimers.Earliest;
-            if (next == s_armedFor) return;
+            // Moved only earlier: each move writes the local APIC's initial count (under an emulator, a trip to
+            // its device model every time), and a guest's set_timer_op or a new slice moves it at almost every
+            // entry. A timer armed earlier than needed fires early, and that entry re-arms it for the next event.
+            if (next == s_armedFor || (next > s_armedFor && s_armedFor > now)) return;
             s_armedFor = next;
             Timer.ArmOneShot(next == Never ? 0 : next > now ? next - now : 1);
         }

@@ -18,6 +18,11 @@ namespace Keel.Kernel.Arch.X64
 
         private static byte* s_registers;
 
+        /// <summary>The low half of each pin's redirection entry as last written: masking and unmasking write it
+        /// back with bit 16 changed instead of reading it first, two register accesses fewer per interrupt of a
+        /// level-triggered line (its read-only bits 12 and 14 ignore what is written).</summary>
+        private static uint[] s_low;
+
         /// <summary>Pins the controller has, from the version register's maximum redirection entry (bits 16-23) plus one.</summary>
         internal static int Pins { get; private set; }
 
@@ -31,6 +36,8 @@ namespace Keel.Kernel.Arch.X64
             uint version = Read(VersionIndex);
             if (version == uint.MaxValue) return false;
             Pins = (int)((version >> 16) & 0xFF) + 1;
+            s_low = new uint[Pins];
+            for (int pin = 0; pin < Pins; pin++) s_low[pin] = Read(RedirectionTableIndex + 2 * (uint)pin);
             return true;
         }
 
@@ -44,7 +51,7 @@ namespace Keel.Kernel.Arch.X64
         {
             uint index = RedirectionTableIndex + 2 * (uint)pin;
             Write(index + 1, (uint)apicId << 24);
-            Write(index, vector);
+            WriteLow(pin, vector);
         }
 
         /// <summary>
@@ -55,20 +62,18 @@ namespace Keel.Kernel.Arch.X64
         {
             uint index = RedirectionTableIndex + 2 * (uint)pin;
             Write(index + 1, (uint)apicId << 24);
-            Write(index, vector | (level ? TriggerLevel : 0) | (activeLow ? PolarityLow : 0));
+            WriteLow(pin, vector | (level ? TriggerLevel : 0) | (activeLow ? PolarityLow : 0));
         }
 
         /// <summary>Stops the pin's interrupts (bit 16); a level-triggered line still asserted fires again once unmasked.</summary>
-        internal static void Mask(int pin)
-        {
-            uint index = RedirectionTableIndex + 2 * (uint)pin;
-            Write(index, Read(index) | MaskBit);
-        }
+        internal static void Mask(int pin) => WriteLow(pin, s_low[pin] | MaskBit);
 
-        internal static void Unmask(int pin)
+        internal static void Unmask(int pin) => WriteLow(pin, s_low[pin] & ~MaskBit);
+
+        private static void WriteLow(int pin, uint value)
         {
-            uint index = RedirectionTableIndex + 2 * (uint)pin;
-            Write(index, Read(index) & ~MaskBit);
+            s_low[pin] = value;
+            Write(RedirectionTableIndex + 2 * (uint)pin, value);
         }
 
         private const uint PolarityLow = 1u << 13, TriggerLevel = 1u << 15, MaskBit = 1u << 16;
