@@ -14,10 +14,43 @@ namespace Keel.Blkback
     {
         private ulong _bounceVa, _bounceFrame;
 
-        public override bool TryMapForDevice(ushort frontend, uint grantRef, bool deviceWrites, out ulong busAddress, out uint handle) =>
-            Grants.MapForDevice(frontend, grantRef, readOnly: !deviceWrites, out busAddress, out handle) == 0;
+        // The operations of one batch: a request has at most this many data pages (feature-max-indirect-segments).
+        private readonly GrantMapRequest[] _maps = new GrantMapRequest[VbdFeatures.DefaultMaxIndirectSegments];
+        private readonly GrantUnmapRequest[] _unmaps = new GrantUnmapRequest[VbdFeatures.DefaultMaxIndirectSegments];
 
-        public override void UnmapForDevice(uint handle, ulong busAddress) => Grants.UnmapForDevice(busAddress, handle);
+        public override void MapForDevice(ushort frontend, Span<DeviceMapping> pages)
+        {
+            int count = Math.Min(pages.Length, _maps.Length);
+            for (int i = 0; i < count; i++)
+            {
+                _maps[i] = default;
+                _maps[i].Flags = GrantMapFlags.DeviceMap | (pages[i].DeviceWrites ? 0 : GrantMapFlags.ReadOnly);
+                _maps[i].Ref = pages[i].GrantRef;
+                _maps[i].Domain = frontend;
+            }
+            // A failed call (-EFAULT cannot happen: the array is this domain's) leaves every status unset: none mapped.
+            bool answered = count > 0 && Grants.MapBatch(_maps.AsSpan(0, count)) == 0;
+            for (int i = 0; i < pages.Length; i++)
+            {
+                pages[i].Mapped = answered && i < count && _maps[i].Status == GrantStatus.Okay;
+                pages[i].BusAddress = pages[i].Mapped ? _maps[i].DeviceBusAddress : 0;
+                pages[i].Handle = pages[i].Mapped ? _maps[i].Handle : 0;
+            }
+        }
+
+        public override void UnmapForDevice(ReadOnlySpan<DeviceMapping> pages)
+        {
+            int count = 0;
+            for (int i = 0; i < pages.Length && count < _unmaps.Length; i++)
+            {
+                if (!pages[i].Mapped) continue;
+                _unmaps[count] = default;
+                _unmaps[count].DeviceBusAddress = pages[i].BusAddress;
+                _unmaps[count].Handle = pages[i].Handle;
+                count++;
+            }
+            if (count > 0) Grants.UnmapBatch(_unmaps.AsSpan(0, count));
+        }
 
         public override bool TryCopyFromGrant(ushort frontend, uint grantRef, Span<byte> into)
         {

@@ -103,30 +103,20 @@ namespace Keel.Runtime
         }
 
         /// <summary>
-        /// Maps another domain's grant for a device only (GNTMAP_device_map, no host mapping): the bus address a
-        /// device may DMA to or from (the frame's machine address, with no IOMMU), read-only when the device
-        /// only reads the page. The GNTST status, or a negative errno.
+        /// GNTTABOP_map_grant_ref of every operation in ops, in one hypercall (the caller fills each: flags,
+        /// ref, dom, host_addr; GNTMAP_device_map alone maps for a device, whose dev_bus_addr is the frame's
+        /// machine address with no IOMMU); each answers in its own status, handle and dev_bus_addr. The
+        /// hypercall's result: 0 once every operation was answered, or a negative errno.
         /// </summary>
-        public static long MapForDevice(ushort domain, uint reference, bool readOnly, out ulong busAddress, out uint handle)
+        public static long MapBatch(System.Span<GrantMapRequest> ops)
         {
-            GrantMapRequest op = default;
-            op.Flags = GrantMapFlags.DeviceMap | (readOnly ? GrantMapFlags.ReadOnly : 0);
-            op.Ref = reference;
-            op.Domain = domain;
-            long rc = Operation(GrantTableCommand.MapGrantRef, &op);
-            handle = op.Handle;
-            busAddress = op.DeviceBusAddress;
-            return rc != 0 ? rc : op.Status;
+            fixed (GrantMapRequest* first = ops) return Operation(GrantTableCommand.MapGrantRef, first, (uint)ops.Length);
         }
 
-        /// <summary>Undoes <see cref="MapForDevice"/>.</summary>
-        public static long UnmapForDevice(ulong busAddress, uint handle)
+        /// <summary>GNTTABOP_unmap_grant_ref of every operation in ops, in one hypercall; as MapBatch.</summary>
+        public static long UnmapBatch(System.Span<GrantUnmapRequest> ops)
         {
-            GrantUnmapRequest op = default;
-            op.DeviceBusAddress = busAddress;
-            op.Handle = handle;
-            long rc = Operation(GrantTableCommand.UnmapGrantRef, &op);
-            return rc != 0 ? rc : op.Status;
+            fixed (GrantUnmapRequest* first = ops) return Operation(GrantTableCommand.UnmapGrantRef, first, (uint)ops.Length);
         }
 
         public static long Unmap(ulong va, uint handle)

@@ -16,18 +16,27 @@ internal sealed class SegmentMapper
     private readonly ushort _frontend;
     private readonly PersistentGrantCache _cache;   // null without feature-persistent
     private readonly VbdStatistics _stats;
+    private readonly DeviceMapping[] _batch;      // one request's pages, mapped or unmapped in one call
 
-    public SegmentMapper(GrantMapper grants, ushort frontend, PersistentGrantCache cache, VbdStatistics stats)
+    public SegmentMapper(GrantMapper grants, ushort frontend, PersistentGrantCache cache, VbdStatistics stats, int maxSegments)
     {
         _grants = grants;
         _frontend = frontend;
         _cache = cache;
         _stats = stats;
+        _batch = new DeviceMapping[maxSegments];
     }
 
-    /// <summary>Maps segments 0 .. SegmentCount-1 of <paramref name="request"/>; on failure nothing stays mapped.</summary>
+    /// <summary>Maps segments 0 .. SegmentCount-1 of <paramref name="request"/>; on failure nothing stays mapped.
+    /// Without persistent grants the request's pages are mapped in one batch (one hypercall, not one a page);
+    /// with them each page is looked up in the cache and only a miss is mapped.</summary>
     public bool TryMap(PendingRequest request)
     {
+        if (_cache == null)
+        {
+            return TryMapBatch(request);
+        }
+
         for (int i = 0; i < request.SegmentCount; i++)
         {
             if (!TryMapOne(request.Wire[i].GrantRef, request.DeviceWrites, out request.Mapped[i]))
@@ -40,8 +49,57 @@ internal sealed class SegmentMapper
         return true;
     }
 
-    /// <summary>Gives back every mapping of <paramref name="request"/>: unmapped, or returned to the cache.</summary>
-    public void Unmap(PendingRequest request) => UnmapFirst(request, request.SegmentCount);
+    /// <summary>Gives back every mapping of <paramref name="request"/>: unmapped (in one batch without persistent
+    /// grants), or returned to the cache.</summary>
+    public void Unmap(PendingRequest request)
+    {
+        if (_cache != null)
+        {
+            UnmapFirst(request, request.SegmentCount);
+            return;
+        }
+
+        Span<DeviceMapping> batch = _batch.AsSpan(0, request.SegmentCount);
+        for (int i = 0; i < batch.Length; i++)
+        {
+            batch[i] = new DeviceMapping(request.Wire[i].GrantRef, request.DeviceWrites)
+            {
+                Mapped = true,
+                BusAddress = request.Mapped[i].BusAddress,
+                Handle = request.Mapped[i].Handle,
+            };
+        }
+
+        _grants.UnmapForDevice(batch);
+    }
+
+    /// <summary>Every page of the request in one map call; if any was refused, those that were mapped are
+    /// unmapped again in one call (xen-blkback's xen_blkbk_map unwinds a refused request the same way).</summary>
+    private bool TryMapBatch(PendingRequest request)
+    {
+        Span<DeviceMapping> batch = _batch.AsSpan(0, request.SegmentCount);
+        for (int i = 0; i < batch.Length; i++)
+        {
+            batch[i] = new DeviceMapping(request.Wire[i].GrantRef, request.DeviceWrites);
+        }
+
+        _grants.MapForDevice(_frontend, batch);
+        bool all = true;
+        for (int i = 0; i < batch.Length; i++)
+        {
+            all &= batch[i].Mapped;
+            request.Mapped[i].BusAddress = batch[i].BusAddress;
+            request.Mapped[i].Handle = batch[i].Handle;
+            request.Mapped[i].CacheEntry = -1;
+        }
+
+        if (!all)
+        {
+            _grants.UnmapForDevice(batch);
+        }
+
+        return all;
+    }
 
     /// <summary>Unmaps every persistent mapping; only once no request holds any.</summary>
     public void UnmapPersistent() => _cache?.UnmapAll();

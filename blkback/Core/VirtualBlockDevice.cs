@@ -54,7 +54,7 @@ public sealed partial class VirtualBlockDevice
         PersistentGrantCache cache = features.PersistentGrants
             ? new PersistentGrantCache(grants, slots * Blkif.MaxSegmentsPerRequest + features.MaxIndirectSegments)
             : null;
-        _mapper = new SegmentMapper(grants, frontend, cache, Statistics);
+        _mapper = new SegmentMapper(grants, frontend, cache, Statistics, perRequest);
         _pending = new PendingRequest[slots];
         for (int i = 0; i < slots; i++)
         {

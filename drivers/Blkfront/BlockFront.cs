@@ -573,7 +573,7 @@ namespace Keel.Drivers.Blkfront
             }
             bool indirect = s.Pages > Blkif.MaxSegmentsPerRequest;
             if (indirect && s.Pages > _maxIndirect) return false;
-            ulong id = (ulong)slot | ((ulong)s.Generation << 16);
+            ulong id = (uint)slot | ((ulong)s.Generation << 16);
             BlkifRequest request = default;
             // The device reads the page for a disk write, so the back-end needs it read-only; a read fills it.
             bool readOnly = s.Operation == BlkifOperation.Write;

@@ -96,6 +96,18 @@ public sealed class DataPathTests
     }
 
     [Fact]
+    public void A_request_of_eleven_pages_is_mapped_in_one_call_and_unmapped_in_one_call()
+    {
+        using var rig = new Rig();
+        rig.Push(Rig.Request(BlkifOperation.Write, 3, 0, rig.Pages(1, 11)));
+        rig.Run();
+
+        Assert.Equal((short)BlkifStatus.Okay, Assert.Single(rig.Responses()).Status);
+        Assert.Equal((11, 1, 1), (rig.Grants.DeviceMaps, rig.Grants.MapCalls, rig.Grants.UnmapCalls));
+        Assert.Equal(0, rig.Grants.Live);
+    }
+
+    [Fact]
     public void An_indirect_read_of_64_segments_reaches_the_disk_as_one_request()
     {
         using var rig = new Rig();

@@ -61,7 +61,9 @@ public sealed unsafe class HostileGrantTests
         rig.Run();
 
         Assert.Equal((short)BlkifStatus.Error, Assert.Single(rig.Responses()).Status);
-        Assert.Equal(4, rig.Grants.DeviceMaps);
+        // The six pages went in one batch, as Xen does it every operation was tried; the five that mapped were
+        // unmapped again in one more call.
+        Assert.Equal((6, 1, 1), (rig.Grants.DeviceMaps, rig.Grants.MapCalls, rig.Grants.UnmapCalls));
         Assert.Equal(0, rig.Grants.Live);
         Assert.Equal(0, rig.Grants.BadUnmaps);
         Assert.Empty(rig.Disk.Received);

@@ -69,13 +69,32 @@ public sealed unsafe class TestGrants : GrantMapper, IDisposable
         return false;
     }
 
-    public override bool TryMapForDevice(ushort frontend, uint grantRef, bool deviceWrites, out ulong busAddress, out uint handle)
+    /// <summary>Calls of <see cref="MapForDevice"/> (batches) and of <see cref="UnmapForDevice"/>.</summary>
+    public int MapCalls { get; private set; }
+
+    public int UnmapCalls { get; private set; }
+
+    public override void MapForDevice(ushort frontend, Span<DeviceMapping> pages)
     {
-        DeviceMaps++;
-        return TryMap(frontend, grantRef, deviceWrites, out busAddress, out handle);
+        MapCalls++;
+        for (int i = 0; i < pages.Length; i++)
+        {
+            DeviceMaps++;
+            pages[i].Mapped = TryMap(frontend, pages[i].GrantRef, pages[i].DeviceWrites, out pages[i].BusAddress, out pages[i].Handle);
+        }
     }
 
-    public override void UnmapForDevice(uint handle, ulong busAddress) => Unmap(handle, busAddress);
+    public override void UnmapForDevice(ReadOnlySpan<DeviceMapping> pages)
+    {
+        UnmapCalls++;
+        foreach (DeviceMapping page in pages)
+        {
+            if (page.Mapped)
+            {
+                Unmap(page.Handle, page.BusAddress);
+            }
+        }
+    }
 
     /// <summary>Copies made of granted pages (indirect descriptors).</summary>
     public int Copies { get; private set; }
