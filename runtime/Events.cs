@@ -64,7 +64,7 @@ namespace Keel.Runtime
         /// <summary>
         /// Sleeps until an event arrives on an unmasked port or system time reaches <paramref name="deadline"/>,
         /// as a PV kernel's idle loop does: set_timer_op, then SCHEDOP_block, which returns at once if
-        /// evtchn_upcall_pending is already set. On return the pending flag and selector are cleared first,
+        /// evtchn_upcall_pending is already set (so neither is made when it is set before). On return the pending flag and selector are cleared first,
         /// so anything raised after that sets them again and the next wait returns at once: the caller then
         /// looks at every port it serves (<see cref="TakePending"/>), and nothing is missed.
         /// </summary>
@@ -82,10 +82,14 @@ namespace Keel.Runtime
                     Unmask(s_timerPort);
                 }
             }
-            Clock.SetTimer(deadline);
-            Hypercall.Block();
-            if (s_timerPort != 0) TakePending(s_timerPort);
             byte* info = SharedInfo.Page;
+            // An event already raised would make the block return at once: the two hypercalls are not made.
+            if (Volatile.Read(ref info[SharedInfoLayout.UpcallPending]) == 0)
+            {
+                Clock.SetTimer(deadline);
+                Hypercall.Block();
+            }
+            if (s_timerPort != 0) TakePending(s_timerPort);
             Volatile.Write(ref info[SharedInfoLayout.UpcallPending], (byte)0);
             Interlocked.Exchange(ref *(long*)(info + SharedInfoLayout.PendingSelector), 0);
         }

@@ -33,6 +33,12 @@ internal sealed class PendingRequest
     /// pending_req->operation), which is what blkfront checks the response against.</summary>
     public byte ResponseOperation;
 
+    /// <summary>Done and set aside to be answered: finishing it again must not answer it twice.</summary>
+    public bool SetAside;
+
+    /// <summary>It came as BLKIF_OP_INDIRECT.</summary>
+    public bool Indirect;
+
     /// <summary>What the disk is asked to do in the current phase.</summary>
     public BlockOperation DeviceOperation;
 
@@ -67,6 +73,8 @@ internal sealed class PendingRequest
         InUse = true;
         Id = valid.Id;
         ResponseOperation = (byte)valid.Operation;
+        Indirect = valid.IsIndirect;
+        SetAside = false;
         SegmentCount = valid.SegmentCount;
         // The parser checked SectorNumber + SectorCount <= the extent's size, and the engine checked
         // Start + size <= the disk's capacity: the sum cannot wrap and stays inside the extent.

@@ -16,7 +16,7 @@ internal sealed class SegmentMapper
     private readonly ushort _frontend;
     private readonly PersistentGrantCache _cache;   // null without feature-persistent
     private readonly VbdStatistics _stats;
-    private readonly DeviceMapping[] _batch;      // one request's pages, mapped or unmapped in one call
+    private readonly DeviceMapping[] _batch;      // pages of the requests mapped or unmapped in one call
 
     public SegmentMapper(GrantMapper grants, ushort frontend, PersistentGrantCache cache, VbdStatistics stats, int maxSegments)
     {
@@ -24,19 +24,127 @@ internal sealed class SegmentMapper
         _frontend = frontend;
         _cache = cache;
         _stats = stats;
-        _batch = new DeviceMapping[maxSegments];
+        // Room for the largest request twice over: a ring pass of small requests goes in one call.
+        _batch = new DeviceMapping[2 * maxSegments];
     }
 
-    /// <summary>Maps segments 0 .. SegmentCount-1 of <paramref name="request"/>; on failure nothing stays mapped.
-    /// Without persistent grants the request's pages are mapped in one batch (one hypercall, not one a page);
-    /// with them each page is looked up in the cache and only a miss is mapped.</summary>
-    public bool TryMap(PendingRequest request)
+    /// <summary>
+    /// Maps segments 0 .. SegmentCount-1 of each request <paramref name="indices"/> names; <paramref name="mapped"/>[i]
+    /// says whether request i's all were, and a request that failed holds none. Without persistent grants the
+    /// pages of all of them go in as few batches as possible (one hypercall for every request a ring pass took,
+    /// not one a page); with them each page is looked up in the cache and only a miss is mapped.
+    /// </summary>
+    public void Map(ReadOnlySpan<int> indices, PendingRequest[] pending, Span<bool> mapped)
     {
-        if (_cache == null)
+        if (_cache != null)
         {
-            return TryMapBatch(request);
+            for (int i = 0; i < indices.Length; i++)
+            {
+                mapped[i] = TryMapCached(pending[indices[i]]);
+            }
+
+            return;
         }
 
+        int first = 0;
+        while (first < indices.Length)
+        {
+            // As many whole requests as the batch holds (at least one: a request never has more pages than it).
+            int end = first, pages = 0;
+            while (end < indices.Length && (end == first || pages + pending[indices[end]].SegmentCount <= _batch.Length))
+            {
+                pages += pending[indices[end]].SegmentCount;
+                end++;
+            }
+
+            MapBatch(indices.Slice(first, end - first), pending, mapped.Slice(first, end - first));
+            first = end;
+        }
+    }
+
+    /// <summary>Gives back every mapping of each request <paramref name="indices"/> names: unmapped (in as few
+    /// batches as possible without persistent grants), or returned to the cache.</summary>
+    public void Unmap(ReadOnlySpan<int> indices, PendingRequest[] pending)
+    {
+        int count = 0;
+        for (int i = 0; i < indices.Length; i++)
+        {
+            PendingRequest request = pending[indices[i]];
+            if (_cache != null)
+            {
+                UnmapFirst(request, request.SegmentCount);
+                continue;
+            }
+
+            if (count + request.SegmentCount > _batch.Length)
+            {
+                _grants.UnmapForDevice(_batch.AsSpan(0, count));
+                count = 0;
+            }
+
+            for (int s = 0; s < request.SegmentCount; s++)
+            {
+                _batch[count++] = Owned(request, s);
+            }
+        }
+
+        if (count > 0)
+        {
+            _grants.UnmapForDevice(_batch.AsSpan(0, count));
+        }
+    }
+
+    /// <summary>One map call for every page of the requests; a request with a page refused has those of its
+    /// pages that were mapped unmapped again (xen-blkback's xen_blkbk_map unwinds a refused request so).</summary>
+    private void MapBatch(ReadOnlySpan<int> indices, PendingRequest[] pending, Span<bool> mapped)
+    {
+        int count = 0;
+        for (int i = 0; i < indices.Length; i++)
+        {
+            PendingRequest request = pending[indices[i]];
+            for (int s = 0; s < request.SegmentCount; s++)
+            {
+                _batch[count++] = new DeviceMapping(request.Wire[s].GrantRef, request.DeviceWrites);
+            }
+        }
+
+        _grants.MapForDevice(_frontend, _batch.AsSpan(0, count));
+        int at = 0;
+        for (int i = 0; i < indices.Length; i++)
+        {
+            PendingRequest request = pending[indices[i]];
+            Span<DeviceMapping> own = _batch.AsSpan(at, request.SegmentCount);
+            at += request.SegmentCount;
+            bool all = true;
+            for (int s = 0; s < own.Length; s++)
+            {
+                all &= own[s].Mapped;
+                request.Mapped[s].BusAddress = own[s].BusAddress;
+                request.Mapped[s].Handle = own[s].Handle;
+                request.Mapped[s].CacheEntry = -1;
+            }
+
+            if (!all)
+            {
+                _grants.UnmapForDevice(own);
+            }
+
+            mapped[i] = all;
+        }
+    }
+
+    /// <summary>Segment <paramref name="s"/>'s mapping, owned by the request, as an entry to unmap.</summary>
+    private static DeviceMapping Owned(PendingRequest request, int s) =>
+        new DeviceMapping(request.Wire[s].GrantRef, request.DeviceWrites)
+        {
+            Mapped = true,
+            BusAddress = request.Mapped[s].BusAddress,
+            Handle = request.Mapped[s].Handle,
+        };
+
+    /// <summary>Through the cache, page by page; on failure nothing stays mapped.</summary>
+    private bool TryMapCached(PendingRequest request)
+    {
         for (int i = 0; i < request.SegmentCount; i++)
         {
             if (!TryMapOne(request.Wire[i].GrantRef, request.DeviceWrites, out request.Mapped[i]))
@@ -47,58 +155,6 @@ internal sealed class SegmentMapper
         }
 
         return true;
-    }
-
-    /// <summary>Gives back every mapping of <paramref name="request"/>: unmapped (in one batch without persistent
-    /// grants), or returned to the cache.</summary>
-    public void Unmap(PendingRequest request)
-    {
-        if (_cache != null)
-        {
-            UnmapFirst(request, request.SegmentCount);
-            return;
-        }
-
-        Span<DeviceMapping> batch = _batch.AsSpan(0, request.SegmentCount);
-        for (int i = 0; i < batch.Length; i++)
-        {
-            batch[i] = new DeviceMapping(request.Wire[i].GrantRef, request.DeviceWrites)
-            {
-                Mapped = true,
-                BusAddress = request.Mapped[i].BusAddress,
-                Handle = request.Mapped[i].Handle,
-            };
-        }
-
-        _grants.UnmapForDevice(batch);
-    }
-
-    /// <summary>Every page of the request in one map call; if any was refused, those that were mapped are
-    /// unmapped again in one call (xen-blkback's xen_blkbk_map unwinds a refused request the same way).</summary>
-    private bool TryMapBatch(PendingRequest request)
-    {
-        Span<DeviceMapping> batch = _batch.AsSpan(0, request.SegmentCount);
-        for (int i = 0; i < batch.Length; i++)
-        {
-            batch[i] = new DeviceMapping(request.Wire[i].GrantRef, request.DeviceWrites);
-        }
-
-        _grants.MapForDevice(_frontend, batch);
-        bool all = true;
-        for (int i = 0; i < batch.Length; i++)
-        {
-            all &= batch[i].Mapped;
-            request.Mapped[i].BusAddress = batch[i].BusAddress;
-            request.Mapped[i].Handle = batch[i].Handle;
-            request.Mapped[i].CacheEntry = -1;
-        }
-
-        if (!all)
-        {
-            _grants.UnmapForDevice(batch);
-        }
-
-        return all;
     }
 
     /// <summary>Unmaps every persistent mapping; only once no request holds any.</summary>

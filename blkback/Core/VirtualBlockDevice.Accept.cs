@@ -35,17 +35,44 @@ public sealed partial class VirtualBlockDevice
             return;
         }
 
+        // Its pages are mapped with those of every other request this pass takes (MapTaken); its id is in
+        // flight from now, so a second request with it in the same pass is refused too.
         request.Accept(valid, _extent.Start);
-        if (!_mapper.TryMap(request))
+        _idsInFlight.TryAdd(valid.Id, index);
+        _taken[_takenCount++] = index;
+    }
+
+    /// <summary>Maps the pages of the requests this pass took, in as few calls as the mapper can, then queues
+    /// each for the disk in the order taken, or answers it with an error if a page would not map.</summary>
+    private void MapTaken()
+    {
+        if (_takenCount == 0)
         {
-            Statistics.GrantMapFailures++;
-            Release(index, valid, BlkifRequestError.None);
             return;
         }
 
-        _idsInFlight.TryAdd(valid.Id, index);
-        _queue.Enqueue(index);
-        CountAccepted(valid);
+        ReadOnlySpan<int> taken = new ReadOnlySpan<int>(_taken, 0, _takenCount);
+        Span<bool> mapped = new Span<bool>(_takenMapped, 0, _takenCount);
+        _mapper.Map(taken, _pending, mapped);
+        for (int i = 0; i < taken.Length; i++)
+        {
+            int index = taken[i];
+            PendingRequest request = _pending[index];
+            if (mapped[i])
+            {
+                _queue.Enqueue(index);
+                CountAccepted(request);
+                continue;
+            }
+
+            Statistics.GrantMapFailures++;
+            _idsInFlight.Remove(request.Id);
+            request.InUse = false;
+            _freePending.TryPush(index);
+            Respond(request.Id, request.ResponseOperation, BlkifStatus.Error);
+        }
+
+        _takenCount = 0;
     }
 
     /// <summary>Copies the segments into the request's private array: from the slot copy for a direct
@@ -98,18 +125,18 @@ public sealed partial class VirtualBlockDevice
         Respond(slot.Id, operation, BlkifRequestParser.ResponseStatus(error));
     }
 
-    private void CountAccepted(in BlkifValidRequest valid)
+    private void CountAccepted(PendingRequest request)
     {
-        if (valid.IsIndirect)
+        if (request.Indirect)
         {
             Statistics.IndirectRequests++;
         }
 
-        if (valid.Operation == BlkifOperation.Read)
+        if (request.ResponseOperation == (byte)BlkifOperation.Read)
         {
             Statistics.Reads++;
         }
-        else if (valid.Operation == BlkifOperation.Write)
+        else if (request.ResponseOperation == (byte)BlkifOperation.Write)
         {
             Statistics.Writes++;
         }

@@ -34,6 +34,11 @@ public sealed partial class VirtualBlockDevice
     private readonly IndexMap _idsInFlight;        // front-end id -> pending request
     private readonly DeviceQueue _queue;
     private readonly BlockCompletion[] _completions;
+    private readonly int[] _taken;                 // requests this ring pass took, their pages not yet mapped
+    private readonly bool[] _takenMapped;
+    private int _takenCount;
+    private readonly int[] _finished;              // requests done, to be unmapped together and answered
+    private int _finishedCount;
     private BackRing<BlkifRequest, BlkifResponse> _ring;
     private bool _disconnected;
     private bool _released;                        // persistent mappings unmapped after disconnect
@@ -62,6 +67,9 @@ public sealed partial class VirtualBlockDevice
         }
 
         _freePending = IndexFifo.Counting(slots);
+        _taken = new int[slots];
+        _takenMapped = new bool[slots];
+        _finished = new int[slots];
         _idsInFlight = new IndexMap(slots);
         int depth = Smaller(_disk.QueueDepth, 2 * slots);
         _queue = new DeviceQueue(_disk, _pending, depth, Smaller(_disk.MaxSegments, perRequest), Statistics);
@@ -142,6 +150,7 @@ public sealed partial class VirtualBlockDevice
         }
         while (_ring.FinalCheckForRequests());
 
+        MapTaken();
         SubmitAndKick();
         Publish();
     }
@@ -167,6 +176,7 @@ public sealed partial class VirtualBlockDevice
             }
         }
 
+        AnswerFinished();
         if (_disconnected)
         {
             ReleaseWhenIdle();
@@ -199,6 +209,7 @@ public sealed partial class VirtualBlockDevice
             }
         }
 
+        AnswerFinished();
         ReleaseWhenIdle();
     }
 
@@ -246,12 +257,12 @@ public sealed partial class VirtualBlockDevice
         }
     }
 
-    /// <summary>Answers pending request <paramref name="index"/> and gives back its mappings once every part
-    /// of it has completed; a flush that carried data goes back to the queue for its flush first.</summary>
+    /// <summary>Sets pending request <paramref name="index"/> aside to be answered (<see cref="AnswerFinished"/>)
+    /// once every part of it has completed; a flush that carried data goes back to the queue for its flush first.</summary>
     private void Finish(int index)
     {
         PendingRequest request = _pending[index];
-        if (!request.IsDone)
+        if (!request.IsDone || request.SetAside)
         {
             return;
         }
@@ -263,16 +274,35 @@ public sealed partial class VirtualBlockDevice
             return;
         }
 
-        _mapper.Unmap(request);
-        if (!_disconnected)
+        request.SetAside = true;
+        _finished[_finishedCount++] = index;
+    }
+
+    /// <summary>Gives back the finished requests' mappings, in as few calls as the mapper can, and only then
+    /// answers them (xen-blkback unmaps before make_response, so a front-end never ends a grant still mapped).</summary>
+    private void AnswerFinished()
+    {
+        if (_finishedCount == 0)
         {
-            CountCompleted(request);
-            Respond(request.Id, request.ResponseOperation, request.ResponseStatus);
+            return;
         }
 
-        _idsInFlight.Remove(request.Id);
-        request.InUse = false;
-        _freePending.TryPush(index);
+        _mapper.Unmap(new ReadOnlySpan<int>(_finished, 0, _finishedCount), _pending);
+        for (int i = 0; i < _finishedCount; i++)
+        {
+            PendingRequest request = _pending[_finished[i]];
+            if (!_disconnected)
+            {
+                CountCompleted(request);
+                Respond(request.Id, request.ResponseOperation, request.ResponseStatus);
+            }
+
+            _idsInFlight.Remove(request.Id);
+            request.InUse = false;
+            _freePending.TryPush(_finished[i]);
+        }
+
+        _finishedCount = 0;
     }
 
     private void CountCompleted(PendingRequest request)

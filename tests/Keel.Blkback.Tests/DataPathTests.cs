@@ -108,6 +108,42 @@ public sealed class DataPathTests
     }
 
     [Fact]
+    public void Eight_requests_taken_in_one_pass_are_mapped_in_one_call_and_answered_together_unmapped_in_one_call()
+    {
+        using var rig = new Rig();
+        for (uint i = 0; i < 8; i++)
+        {
+            rig.Push(Rig.Request(BlkifOperation.Read, 100 + i, 64 * i, rig.Page(1 + i)));
+        }
+
+        rig.Run();
+
+        Assert.Equal(8, rig.Responses().Count(r => r.Status == (short)BlkifStatus.Okay));
+        Assert.Equal((8, 1, 1), (rig.Grants.DeviceMaps, rig.Grants.MapCalls, rig.Grants.UnmapCalls));
+        Assert.Equal(0, rig.Grants.Live);
+    }
+
+    [Fact]
+    public void A_refused_page_in_a_batch_fails_only_its_own_request()
+    {
+        using var rig = new Rig();
+        rig.Grants.Refused.Add(3);
+        for (uint i = 0; i < 4; i++)
+        {
+            rig.Push(Rig.Request(BlkifOperation.Write, 200 + i, 64 * i, rig.Page(1 + i)));
+        }
+
+        rig.Run();
+
+        var responses = rig.Responses();
+        Assert.Equal((short)BlkifStatus.Error, responses.Single(r => r.Id == 202).Status);
+        Assert.All(responses.Where(r => r.Id != 202), r => Assert.Equal((short)BlkifStatus.Okay, r.Status));
+        Assert.Equal(3, rig.Disk.Received.Sum(r => r.Segments.Length));
+        Assert.Equal(0, rig.Grants.Live);
+        Assert.Equal(1ul, rig.Engine.Statistics.GrantMapFailures);
+    }
+
+    [Fact]
     public void An_indirect_read_of_64_segments_reaches_the_disk_as_one_request()
     {
         using var rig = new Rig();
