@@ -125,6 +125,33 @@ namespace Keel.Runtime
             return rc < 0 ? rc : args[2];
         }
 
+        /// <summary>Ports of the 2-level ABI: 64 words of 64 bits in shared_info's evtchn_pending (xen.h, EVTCHN_2L_NR_CHANNELS).</summary>
+        public const uint PortCount = 4096;
+
+        /// <summary>
+        /// The lowest port at or above <paramref name="from"/> whose pending bit is set (not taken: TakePending
+        /// does that), or 0 if there is none. A loop over the ports it serves reads the bitmap a word at a time:
+        /// 64 words rather than 4096 ports.
+        /// </summary>
+        public static uint NextPending(uint from)
+        {
+            ulong* words = (ulong*)(SharedInfo.Page + SharedInfoLayout.EventPending);
+            for (uint w = from / 64; w < PortCount / 64; w++)
+            {
+                ulong bits = Volatile.Read(ref words[w]);
+                if (w == from / 64) bits &= ~0UL << (int)(from % 64);
+                if (bits == 0) continue;
+                uint port = w * 64;
+                while ((bits & 1) == 0)
+                {
+                    bits >>= 1;
+                    port++;
+                }
+                return port;
+            }
+            return 0;
+        }
+
         public static bool IsPending(uint port) => (SharedInfo.Page[SharedInfoLayout.EventPending + port / 8] & (1 << (int)(port % 8))) != 0;
 
         public static void Mask(uint port) => SharedInfo.Page[SharedInfoLayout.EventMask + port / 8] |= (byte)(1 << (int)(port % 8));

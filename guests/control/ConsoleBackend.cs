@@ -22,7 +22,7 @@ namespace Keel.Guests.Control
     internal static unsafe class ConsoleBackend
     {
         private const int OutOffset = 1024, OutBytes = 2048, OutConsumer = 3080, OutProducer = 3084;
-        private const int MaxPorts = 4096;
+        private const int MaxPorts = (int)Events.PortCount;
         private const byte Escape = 0x1B;
 
         private sealed class Console
@@ -102,7 +102,7 @@ namespace Keel.Guests.Control
         /// <summary>Drains every console whose port fired.</summary>
         internal static void Serve()
         {
-            for (uint p = 1; p < MaxPorts; p++)
+            for (uint p = Events.NextPending(1); p != 0 && p < MaxPorts; p = Events.NextPending(p + 1))
             {
                 Console console = s_byPort[p];
                 if (console != null && Events.TakePending(p)) Drain(console);

@@ -18,7 +18,7 @@ namespace Keel.Guests.Control
     /// </summary>
     internal static unsafe class StoreService
     {
-        private const int MaxPorts = 4096;
+        private const int MaxPorts = (int)Events.PortCount;
         private const ulong HeapBytes = 12UL << 20;
 
         private static StoreServer s_store;
@@ -202,7 +202,7 @@ namespace Keel.Guests.Control
         internal static void Serve()
         {
             if (s_store == null) return;
-            for (uint p = 1; p < MaxPorts; p++)
+            for (uint p = Events.NextPending(1); p != 0 && p < MaxPorts; p = Events.NextPending(p + 1))
             {
                 ushort domain = s_domainOfPort[p];
                 if (domain == 0 || !Events.TakePending(p)) continue;
