@@ -2,6 +2,7 @@ using System;
 using Keel.Drivers;
 using Keel.Drivers.Virtio;
 using Keel.Runtime;
+using Keel.Testing;
 
 namespace Keel.Blkback
 {
@@ -49,7 +50,8 @@ namespace Keel.Blkback
                 {
                     if (busy[slot]) continue;
                     for (int p = 0; p < pages; p++) segments[p] = new BlockSegment(bus[slot * MaxPages + p], DmaMemory.PageSize);
-                    ulong place = random ? XorShift(ref state) % places : (ulong)next;
+                    // Seeded as the guest's workload is, so both visit the same places.
+                    ulong place = random ? SeededPatterns.XorShift(ref state) % places : (ulong)next;
                     if (!disk.TrySubmit(operation, place * sectorsPerRequest, segments.Slice(0, pages), (ulong)slot)) break;
                     busy[slot] = true;
                     next++;
@@ -69,15 +71,6 @@ namespace Keel.Blkback
             ulong ns = Clock.Now - started;
             DomainConsole.WriteLine("blkbench: direct " + name + " " + DomainConsole.Decimal(requests) + " requests " + DomainConsole.Decimal((long)((ulong)requests * sectorsPerRequest * 512))
                 + " bytes in " + DomainConsole.Decimal((long)ns) + " ns" + (failed > 0 ? ", " + DomainConsole.Decimal(failed) + " failed" : ""));
-        }
-
-        /// <summary>xorshift64 (Marsaglia), seeded as the guest's workload is, so both visit the same places.</summary>
-        private static ulong XorShift(ref ulong state)
-        {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            return state;
         }
     }
 }

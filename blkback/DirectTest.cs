@@ -2,6 +2,7 @@ using System;
 using Keel.Drivers;
 using Keel.Drivers.Virtio;
 using Keel.Runtime;
+using Keel.Testing;
 
 namespace Keel.Blkback
 {
@@ -92,7 +93,7 @@ namespace Keel.Blkback
                 ulong* words = (ulong*)s_va[slot * PagesPerRequest + p];
                 ulong page = request * PagesPerRequest + (ulong)p;
                 // The page is one of this domain's DMA pages, mapped for its life: 512 words.
-                for (int w = 0; w < 512; w++) if (words[w] != Pattern(page, w)) return false;
+                for (int w = 0; w < 512; w++) if (words[w] != SeededPatterns.DiskWord(0, page, w)) return false;
             }
             return true;
         }
@@ -101,16 +102,7 @@ namespace Keel.Blkback
         {
             ulong* words = (ulong*)va;
             // As in Check: a DMA page of this domain, 4096 bytes.
-            for (int w = 0; w < 512; w++) words[w] = Pattern(page, w);
-        }
-
-        /// <summary>A word of the seeded pattern: splitmix64 of the disk page and the word's place in it.</summary>
-        private static ulong Pattern(ulong page, int word)
-        {
-            ulong z = page * 512 + (ulong)word + 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
+            for (int w = 0; w < 512; w++) words[w] = SeededPatterns.DiskWord(0, page, w);
         }
 
         private static string Ms(ulong ns) => DomainConsole.Decimal((long)(ns / 1_000_000));

@@ -2,6 +2,7 @@ using System;
 using Keel.Drivers.Blkfront;
 using Keel.Ringlib.Protocols;
 using Keel.Runtime;
+using Keel.Testing;
 
 namespace Keel.Guests.Tests
 {
@@ -73,7 +74,7 @@ namespace Keel.Guests.Tests
                         addresses[p] = s_va[slot * MaxPages + p];
                         buffers[p] = slot * MaxPages + p;
                     }
-                    ulong place = random ? XorShift(ref state) % places : (ulong)next;
+                    ulong place = random ? SeededPatterns.XorShift(ref state) % places : (ulong)next;
                     bool queued = inPlace
                         ? disk.TrySubmitBuffers(operation, place * sectorsPerRequest, buffers.Slice(0, pages), 7, (ulong)slot)
                         : disk.TrySubmit(operation, place * sectorsPerRequest, frames.Slice(0, pages), addresses.Slice(0, pages), 7, (ulong)slot);
@@ -93,15 +94,6 @@ namespace Keel.Guests.Tests
             ulong ns = Clock.Now - started;
             DomainConsole.WriteLine("blkbench: " + mode + " " + name + " " + DomainConsole.Decimal(requests) + " requests " + DomainConsole.Decimal((long)((ulong)requests * sectorsPerRequest * 512))
                 + " bytes in " + DomainConsole.Decimal((long)ns) + " ns" + (failed > 0 ? ", " + DomainConsole.Decimal(failed) + " failed" : ""));
-        }
-
-        /// <summary>xorshift64 (Marsaglia): places spread over the region, the same sequence every run.</summary>
-        internal static ulong XorShift(ref ulong state)
-        {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            return state;
         }
     }
 }

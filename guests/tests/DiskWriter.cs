@@ -2,6 +2,7 @@ using System;
 using Keel.Drivers.Blkfront;
 using Keel.Ringlib.Protocols;
 using Keel.Runtime;
+using Keel.Testing;
 
 namespace Keel.Guests.Tests
 {
@@ -186,7 +187,7 @@ namespace Keel.Guests.Tests
                 // One of this domain's buffer pages, mapped for its life: 512 words.
                 for (int w = 0; w < 512; w++)
                 {
-                    if (words[w] == Pattern(seed, page, w)) continue;
+                    if (words[w] == SeededPatterns.DiskWord(seed, page, w)) continue;
                     wrong++;
                     break;
                 }
@@ -198,16 +199,7 @@ namespace Keel.Guests.Tests
         {
             ulong* words = (ulong*)va;
             // As in Check: a buffer page of this domain, 4096 bytes.
-            for (int w = 0; w < 512; w++) words[w] = Pattern(seed, page, w);
-        }
-
-        /// <summary>splitmix64 of the seed, the disk page and the word's place in it.</summary>
-        internal static ulong Pattern(ulong seed, ulong page, int word)
-        {
-            ulong z = seed * 0x100000001B3UL + page * 512 + (ulong)word + 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
+            for (int w = 0; w < 512; w++) words[w] = SeededPatterns.DiskWord(seed, page, w);
         }
 
         /// <summary>"a:b:c[:d[:e[:f]]]" into its parts; null unless it has three to six.</summary>

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Keel.Testing;
 using Xunit;
 using static Keel.System.Tests.SerialContract;
 
@@ -54,10 +55,10 @@ public sealed partial class BlockPathTests
                 var word = new byte[8];
                 file.Position = 0;
                 file.ReadExactly(word);
-                Assert.Equal(DiskPattern(1, 0, 0), BitConverter.ToUInt64(word));
+                Assert.Equal(SeededPatterns.DiskWord(1, 0, 0), BitConverter.ToUInt64(word));
                 file.Position = 40960L * 512;
                 file.ReadExactly(word);
-                Assert.Equal(DiskPattern(2, 0, 0), BitConverter.ToUInt64(word));
+                Assert.Equal(SeededPatterns.DiskWord(2, 0, 0), BitConverter.ToUInt64(word));
             }
             Match[] verified = await RunGuests("keel-blk-two-verify.img", disk);
             Assert.Equal(2, verified.Length);
@@ -194,13 +195,4 @@ public sealed partial class BlockPathTests
 
     [GeneratedRegex(@"^\((?<guest>alpha|beta)\) disk: loop 4 MiB x 500 in (?<ms>\d+) ms: (?<failed>\d+) requests failed, (?<wrong>\d+) pages wrong, (?<flushes>\d+) flushes; (?<connections>\d+) connections, (?<reissued>\d+) requests issued again, (?<bad>\d+) bad responses$")]
     private static partial Regex LoopVerdict500();
-
-    /// <summary>The guests' pattern (guests/tests/DiskWriter.cs): splitmix64 of the seed, the disk page and the word.</summary>
-    internal static ulong DiskPattern(ulong seed, ulong page, int word)
-    {
-        ulong z = seed * 0x100000001B3UL + page * 512 + (ulong)word + 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
 }

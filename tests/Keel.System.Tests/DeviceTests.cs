@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Keel.Testing;
 using Xunit;
 using static Keel.System.Tests.SerialContract;
 
@@ -71,16 +72,7 @@ public sealed class DeviceTests
             });
             // The data is on the disk file itself, where the pattern says it is: word 0 of disk page 1.
             byte[] written = File.ReadAllBytes(disk);
-            Assert.Equal(Pattern(1, 0), BitConverter.ToUInt64(written, 4096));
+            Assert.Equal(SeededPatterns.DiskWord(0, 1, 0), BitConverter.ToUInt64(written, 4096));
             Assert.Equal(0UL, BitConverter.ToUInt64(written, 4 << 20));
         });
-
-    /// <summary>The direct test's pattern (blkback/DirectTest.cs): splitmix64 of the disk page and the word's place in it.</summary>
-    internal static ulong Pattern(ulong page, int word)
-    {
-        ulong z = page * 512 + (ulong)word + 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
 }
