@@ -93,6 +93,12 @@ namespace Keel.Drivers.Blkfront
 
         private readonly string _path;
         private string _backendPath;
+
+        // The store paths read or written on every watch event, made once (per back-end for its state), so a
+        // back-end that changes state again and again costs this domain no memory: there is no collector.
+        private readonly string _backendKey, _statePath;
+        private string _backendStatePath;
+        private static string[] s_stateText;
         private ushort _backend;
         private XenbusState _state = XenbusState.Initialising;
         private FrontRing<BlkifRequest, BlkifResponse> _ring;
@@ -141,6 +147,8 @@ namespace Keel.Drivers.Blkfront
         {
             Name = name;
             _path = path;
+            _backendKey = path + "/backend";
+            _statePath = path + "/state";
             _persistent = persistent;
             _ringPageOrder = ringPageOrder;
             Slots = Blkif.RequestsPerPageRing << ringPageOrder;
@@ -230,7 +238,9 @@ namespace Keel.Drivers.Blkfront
         public void Poll()
         {
             bool changed = false;
-            while (StoreClient.PollWatchEvent() != null) changed = true;
+            // Which node fired does not matter (Follow looks at them all): the path is not kept as a string.
+            Span<byte> fired = stackalloc byte[64];
+            while (StoreClient.PollWatchEvent(fired, out _)) changed = true;
             if (changed) Follow();
             if (!_hasRing) return;
             EndStaleGrants();
@@ -364,8 +374,13 @@ namespace Keel.Drivers.Blkfront
         /// <summary>Reads who the back-end is and what state it is in, and takes the handshake's next step.</summary>
         private void Follow()
         {
-            string backend = StoreClient.Read(_path + "/backend", out StoreError error);
-            if (error != StoreError.None) backend = null;
+            // Read as a string only when it changed: the same back-end as before is the common case.
+            string backend = _backendPath;
+            if (backend == null || !StoreClient.ReadEquals(_backendKey, backend))
+            {
+                backend = StoreClient.Read(_backendKey, out StoreError error);
+                if (error != StoreError.None) backend = null;
+            }
             if (backend != null && backend != _backendPath)
             {
                 // Another back-end (the toolstack restarted or upgraded the driver domain): whatever the old one
@@ -374,18 +389,18 @@ namespace Keel.Drivers.Blkfront
                 {
                     Disconnect();
                     _state = XenbusState.Initialising;
-                    StoreClient.Write(_path + "/state", DomainConsole.Decimal((long)_state));
+                    StoreClient.Write(_statePath, StateText(_state));
                 }
                 _backendPath = backend;
+                _backendStatePath = backend + "/state";
                 string id = StoreClient.Read(_path + "/backend-id", out _);
                 _backend = (ushort)Number(id);
-                StoreClient.Watch(backend + "/state", "blkfront");
+                StoreClient.Watch(_backendStatePath, "blkfront");
             }
             XenbusState backendState = XenbusState.Unknown;
-            if (_backendPath != null)
+            if (_backendPath != null && StoreClient.ReadNumber(_backendStatePath, out ulong state, out _) && state <= (ulong)XenbusState.Reconfigured)
             {
-                string text = StoreClient.Read(_backendPath + "/state", out error);
-                if (error == StoreError.None) backendState = (XenbusState)Number(text);
+                backendState = (XenbusState)state;
             }
             XenbusStep step = XenbusHandshake.FrontendStep(_state, backendState, out XenbusState next);
             switch (step)
@@ -407,7 +422,18 @@ namespace Keel.Drivers.Blkfront
                     return;
             }
             _state = next;
-            StoreClient.Write(_path + "/state", DomainConsole.Decimal((long)next));
+            StoreClient.Write(_statePath, StateText(next));
+        }
+
+        /// <summary>A state's decimal text, made once for all front-ends.</summary>
+        private static string StateText(XenbusState state)
+        {
+            if (s_stateText == null)
+            {
+                s_stateText = new string[(int)XenbusState.Reconfigured + 1];
+                for (int i = 0; i < s_stateText.Length; i++) s_stateText[i] = DomainConsole.Decimal(i);
+            }
+            return s_stateText[(int)state];
         }
 
         /// <summary>
