@@ -124,8 +124,13 @@ namespace Keel.Drivers.Blkfront
         /// <summary>The event channel the back-end notifies (0 while there is none).</summary>
         public uint Port => _port;
 
-        /// <summary>How many times a back-end connected, and requests put on a ring again after a back-end went away.</summary>
-        public int Connections { get; private set; }
+        /// <summary>
+        /// Rings published: one for each back-end (or restart of one) the device was handed to, counted when the
+        /// ring goes out rather than when this domain sees the back-end Connected, which it may never see if
+        /// that back-end dies first though it served requests; and requests put on a ring again after a
+        /// back-end went away.
+        /// </summary>
+        public int Rings { get; private set; }
 
         public int Reissued { get; private set; }
 
@@ -413,7 +418,6 @@ namespace Keel.Drivers.Blkfront
                     _maxIndirect = (int)Math.Min(Number(StoreClient.Read(_backendPath + "/feature-max-indirect-segments", out _)), MaxPages);
                     ReadOnly = (Number(StoreClient.Read(_backendPath + "/info", out _)) & Blkif.VdiskReadOnly) != 0;
                     CanFlush = Number(StoreClient.Read(_backendPath + "/feature-flush-cache", out _)) == 1;
-                    Connections++;
                     break;
                 case XenbusStep.Disconnect:
                     Disconnect();
@@ -486,6 +490,7 @@ namespace Keel.Drivers.Blkfront
                 if (_bufferGrant[i] < 0) return false;
             }
             _hasRing = true;
+            Rings++;
             // Whatever the last back-end never answered goes to this one first.
             for (int i = 0; i < Slots; i++)
             {

@@ -98,7 +98,7 @@ namespace Keel.Guests.Tests
             }
             ulong ms = (Clock.Now - started) / 1_000_000;
             DomainConsole.WriteLine("disk: " + mode + " " + DomainConsole.Decimal((long)mib) + " MiB x " + DomainConsole.Decimal((long)passes) + " in " + DomainConsole.Decimal((long)ms) + " ms: "
-                + DomainConsole.Decimal(failed) + " requests failed, " + DomainConsole.Decimal(wrong) + " pages wrong, " + DomainConsole.Decimal(flushes) + " flushes; " + DomainConsole.Decimal(disk.Connections) + " connections, "
+                + DomainConsole.Decimal(failed) + " requests failed, " + DomainConsole.Decimal(wrong) + " pages wrong, " + DomainConsole.Decimal(flushes) + " flushes; " + DomainConsole.Decimal(disk.Rings) + " rings, "
                 + DomainConsole.Decimal(disk.Reissued) + " requests issued again, " + DomainConsole.Decimal(disk.BadResponses) + " bad responses");
             if (disk.Outages > 0) ReportOutages(disk);
         }
