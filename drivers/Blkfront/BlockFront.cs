@@ -414,10 +414,9 @@ namespace Keel.Drivers.Blkfront
                     if (!PublishRing()) return;
                     break;
                 case XenbusStep.Connect:
-                    Sectors = Number(StoreClient.Read(_backendPath + "/sectors", out _));
-                    _maxIndirect = (int)Math.Min(Number(StoreClient.Read(_backendPath + "/feature-max-indirect-segments", out _)), MaxPages);
-                    ReadOnly = (Number(StoreClient.Read(_backendPath + "/info", out _)) & Blkif.VdiskReadOnly) != 0;
-                    CanFlush = Number(StoreClient.Read(_backendPath + "/feature-flush-cache", out _)) == 1;
+                    // A back-end that died meanwhile may have no nodes left: what it said before stands.
+                    if (StoreClient.ReadNumber(_backendPath + "/sectors", out ulong sectors, out _)) Sectors = sectors;
+                    if (StoreClient.ReadNumber(_backendPath + "/info", out ulong info, out _)) ReadOnly = (info & Blkif.VdiskReadOnly) != 0;
                     break;
                 case XenbusStep.Disconnect:
                     Disconnect();
@@ -476,6 +475,11 @@ namespace Keel.Drivers.Blkfront
             }
             StoreClient.Write(_path + "/event-channel", DomainConsole.Decimal(port));
             StoreClient.Write(_path + "/protocol", "x86_64-abi");
+            // The features are read now, with the ring, not at Connected: requests go on the ring as soon as it
+            // is published, and this domain may never see a back-end Connected that dies soon after (the next one's
+            // ring is published then, and its features read).
+            _maxIndirect = (int)Math.Min(Number(StoreClient.Read(_backendPath + "/feature-max-indirect-segments", out _)), MaxPages);
+            CanFlush = StoreClient.ReadEquals(_backendPath + "/feature-flush-cache", "1");
             _persistentNow = _persistent && StoreClient.Read(_backendPath + "/feature-persistent", out _) == "1";
             if (_persistent) StoreClient.Write(_path + "/feature-persistent", _persistentNow ? "1" : "0");
             for (int i = 0; _persistentNow && _poolVa != null && i < _poolVa.Length; i++)

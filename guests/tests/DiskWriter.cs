@@ -128,7 +128,10 @@ namespace Keel.Guests.Tests
             while (true)
             {
                 disk.Pump();
-                if (disk.Reap(done) == 1) return done[0].Token == ulong.MaxValue && done[0].Status == BlkifStatus.Okay;
+                if (disk.Reap(done) != 1) continue;
+                if (done[0].Token == ulong.MaxValue && done[0].Status == BlkifStatus.Okay) return true;
+                DomainConsole.WriteLine("disk: a flush was answered " + DomainConsole.Decimal((short)done[0].Status));
+                return false;
             }
         }
 
