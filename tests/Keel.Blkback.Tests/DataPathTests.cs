@@ -45,7 +45,7 @@ public sealed class DataPathTests
         DiskRequest request = Assert.Single(rig.Disk.Received);
         Assert.Equal(rig.Options.ExtentStart, request.Sector);
         Assert.Equal(1024u, Assert.Single(request.Segments).Length);
-        Assert.Equal(rig.Disk.Sector(rig.Options.ExtentStart)[0], 0x11);
+        Assert.Equal(0x11, rig.Disk.Sector(rig.Options.ExtentStart)[0]);
         Assert.Equal(0, rig.Disk.Sector(rig.Options.ExtentStart + 2)[0]);
         Assert.Equal(1024ul, rig.Engine.Statistics.BytesWritten);
     }

@@ -17,7 +17,7 @@ namespace Keel.Bench.Block;
 /// </summary>
 public sealed class BlockBenchmarks : IBenchmark
 {
-    private const int Boots = 3;
+    private const int Boots = 5;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(600);
     private static readonly Regex Result = new(@"^\((?:blkback|bench)\) blkbench: (?<mode>direct|plain|persistent|buffers) (?<workload>\S+) (?<requests>\d+) requests (?<bytes>\d+) bytes in (?<ns>\d+) ns$");
     private static readonly string[] Workloads = ["seq-write-64k", "seq-read-64k", "rand-write-4k", "rand-read-4k"];
