@@ -66,9 +66,7 @@ public sealed partial class VirtualBlockDevice
             }
 
             Statistics.GrantMapFailures++;
-            _idsInFlight.Remove(request.Id);
-            request.InUse = false;
-            _freePending.TryPush(index);
+            Free(index);
             Respond(request.Id, request.ResponseOperation, BlkifStatus.Error);
         }
 

@@ -297,12 +297,19 @@ public sealed partial class VirtualBlockDevice
                 Respond(request.Id, request.ResponseOperation, request.ResponseStatus);
             }
 
-            _idsInFlight.Remove(request.Id);
-            request.InUse = false;
-            _freePending.TryPush(_finished[i]);
+            Free(_finished[i]);
         }
 
         _finishedCount = 0;
+    }
+
+    /// <summary>Pending request <paramref name="index"/>, whose id is in flight, is answered or dropped: its id
+    /// and its slot are free again.</summary>
+    private void Free(int index)
+    {
+        _idsInFlight.Remove(_pending[index].Id);
+        _pending[index].InUse = false;
+        _freePending.TryPush(index);
     }
 
     private void CountCompleted(PendingRequest request)
