@@ -14,36 +14,45 @@ namespace Keel.Blkback
     {
         private ulong _bounceVa, _bounceFrame;
 
-        // The operations of one batch: a request has at most this many data pages (feature-max-indirect-segments).
-        private readonly GrantMapRequest[] _maps = new GrantMapRequest[VbdFeatures.DefaultMaxIndirectSegments];
-        private readonly GrantUnmapRequest[] _unmaps = new GrantUnmapRequest[VbdFeatures.DefaultMaxIndirectSegments];
+        // The operations of one hypercall; a longer batch takes one call per this many pages.
+        private const int PerCall = VbdFeatures.DefaultMaxIndirectSegments;
+        private readonly GrantMapRequest[] _maps = new GrantMapRequest[PerCall];
+        private readonly GrantUnmapRequest[] _unmaps = new GrantUnmapRequest[PerCall];
 
         public override void MapForDevice(ushort frontend, Span<DeviceMapping> pages)
         {
-            int count = Math.Min(pages.Length, _maps.Length);
-            for (int i = 0; i < count; i++)
+            for (int first = 0; first < pages.Length; first += PerCall)
             {
-                _maps[i] = default;
-                _maps[i].Flags = GrantMapFlags.DeviceMap | (pages[i].DeviceWrites ? 0 : GrantMapFlags.ReadOnly);
-                _maps[i].Ref = pages[i].GrantRef;
-                _maps[i].Domain = frontend;
-            }
-            // A failed call (-EFAULT cannot happen: the array is this domain's) leaves every status unset: none mapped.
-            bool answered = count > 0 && Grants.MapBatch(_maps.AsSpan(0, count)) == 0;
-            for (int i = 0; i < pages.Length; i++)
-            {
-                pages[i].Mapped = answered && i < count && _maps[i].Status == GrantStatus.Okay;
-                pages[i].BusAddress = pages[i].Mapped ? _maps[i].DeviceBusAddress : 0;
-                pages[i].Handle = pages[i].Mapped ? _maps[i].Handle : 0;
+                Span<DeviceMapping> part = pages.Slice(first, Math.Min(PerCall, pages.Length - first));
+                for (int i = 0; i < part.Length; i++)
+                {
+                    _maps[i] = default;
+                    _maps[i].Flags = GrantMapFlags.DeviceMap | (part[i].DeviceWrites ? 0 : GrantMapFlags.ReadOnly);
+                    _maps[i].Ref = part[i].GrantRef;
+                    _maps[i].Domain = frontend;
+                }
+                // A failed call (-EFAULT cannot happen: the array is this domain's) leaves every status unset: none mapped.
+                bool answered = Grants.MapBatch(_maps.AsSpan(0, part.Length)) == 0;
+                for (int i = 0; i < part.Length; i++)
+                {
+                    part[i].Mapped = answered && _maps[i].Status == GrantStatus.Okay;
+                    part[i].BusAddress = part[i].Mapped ? _maps[i].DeviceBusAddress : 0;
+                    part[i].Handle = part[i].Mapped ? _maps[i].Handle : 0;
+                }
             }
         }
 
         public override void UnmapForDevice(ReadOnlySpan<DeviceMapping> pages)
         {
             int count = 0;
-            for (int i = 0; i < pages.Length && count < _unmaps.Length; i++)
+            for (int i = 0; i < pages.Length; i++)
             {
                 if (!pages[i].Mapped) continue;
+                if (count == PerCall)
+                {
+                    Grants.UnmapBatch(_unmaps.AsSpan(0, count));
+                    count = 0;
+                }
                 _unmaps[count] = default;
                 _unmaps[count].DeviceBusAddress = pages[i].BusAddress;
                 _unmaps[count].Handle = pages[i].Handle;

@@ -59,6 +59,7 @@ namespace Keel.Guests.Tests
             Report("a read into a read-only grant", Request(BlkifOperation.Read, 0, 1, (uint)readOnlyGrant, 0, 7));
             Report("a write from a read-only grant", Request(BlkifOperation.Write, 8, 1, (uint)readOnlyGrant, 0, 7));
             DuplicateIds((uint)good);
+            FullRing((uint)good);
             Reconnections((uint)good);
             RingOrders((uint)good);
             ReadOnlyDisk();
@@ -142,6 +143,40 @@ namespace Keel.Guests.Tests
             if (s_ring.PushRequestsAndCheckNotify()) Events.Send(s_port);
             long first = Answer(77777), second = Answer(77777);
             DomainConsole.WriteLine("hostile-disk: the same id twice: " + Status(first) + " and " + Status(second));
+        }
+
+        /// <summary>
+        /// Not an attack: a whole ring of 11-page reads put on at once, one notification for all. blkback takes
+        /// them in one pass, more pages than one map hypercall takes: every one is served.
+        /// </summary>
+        private static void FullRing(uint grant)
+        {
+            ulong firstId = s_nextId;
+            int put = 0;
+            while (s_ring.FreeRequests > 0)
+            {
+                BlkifRequest request = default;
+                request.Operation = (byte)BlkifOperation.Read;
+                request.SegmentCount = Blkif.MaxSegmentsPerRequest;
+                request.Id = s_nextId++;
+                for (int s = 0; s < Blkif.MaxSegmentsPerRequest; s++) request.SetSegment(s, new BlkifSegment(grant, 0, 7));
+                if (!s_ring.TryWriteRequest(request)) break;
+                put++;
+            }
+            if (s_ring.PushRequestsAndCheckNotify()) Events.Send(s_port);
+            int answered = 0, served = 0;
+            ulong deadline = Clock.Now + AnswerTimeoutNs;
+            while (answered < put && Clock.Now < deadline)
+            {
+                while (s_ring.TryTakeResponse(out BlkifResponse response))
+                {
+                    if (response.Id < firstId || response.Id >= firstId + (ulong)put) continue;
+                    answered++;
+                    if (response.Status == 0) served++;
+                }
+                Clock.SleepUntil(Clock.Now + 1_000_000);
+            }
+            DomainConsole.WriteLine("hostile-disk: a full ring of " + DomainConsole.Decimal(put) + " 11-page reads at once: " + DomainConsole.Decimal(served) + " served");
         }
 
         /// <summary>Connected, back to Initialising, and a new ring and port, again and again: each time served.</summary>
