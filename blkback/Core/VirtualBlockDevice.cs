@@ -156,7 +156,8 @@ public sealed partial class VirtualBlockDevice
     }
 
     /// <summary>Takes every completion from the disk and answers (or, after disconnect, drops) the ring
-    /// requests that are finished; then submits whatever was waiting for room on the disk.</summary>
+    /// requests that are finished; then takes what waited on the ring for a free entry and submits whatever
+    /// was waiting for room on the disk.</summary>
     public void ProcessCompletions()
     {
         // The reap buffer holds every device request that can be in flight, so one round normally empties
@@ -183,8 +184,10 @@ public sealed partial class VirtualBlockDevice
             return;
         }
 
-        SubmitAndKick();
-        Publish();
+        // Requests left on the ring when every entry was in use (ProcessRing stops taking then) are taken now
+        // that answers freed some: the front-end sent its notification for them already and sends no other
+        // (xen-blkback wakes its thread when a pending_req is freed, for the same reason).
+        ProcessRing();
     }
 
     /// <summary>The front-end is closing or gone: no request is taken or answered any more and the ring

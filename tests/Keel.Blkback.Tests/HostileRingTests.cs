@@ -93,6 +93,25 @@ public sealed unsafe class HostileRingTests
     }
 
     [Fact]
+    public void A_front_end_that_keeps_its_ring_full_is_asked_for_a_notification_once_its_answers_free_room()
+    {
+        using var rig = new Rig();
+        BlkifRequest[] Round(ulong first) => Enumerable.Range(0, (int)rig.RingSize)
+            .Select(i => Rig.Request(BlkifOperation.Read, first + (ulong)i, (ulong)i * 8, rig.Page(10 + (uint)i))).ToArray();
+        Assert.True(rig.PushAndCheckNotify(Round(0)));
+        // Every entry is now in use: the engine stops taking until some are answered.
+        rig.Engine.ProcessRing();
+        // The disk's interrupt: everything is answered, and only then can the front-end publish more.
+        rig.Engine.ProcessCompletions();
+        Assert.Equal((int)rig.RingSize, rig.Responses().Count);
+
+        // Had the engine not asked again, this notification would be skipped and the ring left unserved.
+        Assert.True(rig.PushAndCheckNotify(Round(100)));
+        rig.Run();
+        Assert.Equal((int)rig.RingSize, rig.Responses().Count);
+    }
+
+    [Fact]
     public void Requests_published_during_the_final_check_are_taken_in_the_same_call()
     {
         using var rig = new Rig();

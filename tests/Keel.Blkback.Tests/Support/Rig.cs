@@ -132,12 +132,24 @@ public sealed unsafe class Rig : IDisposable
     /// <summary>Publishes <paramref name="requests"/> as an honest front-end does.</summary>
     public void Push(params BlkifRequest[] requests)
     {
+        Write(requests);
+        _front.PushRequests();
+    }
+
+    /// <summary>Publishes <paramref name="requests"/>; whether the engine asked to be notified of them (io/ring.h:
+    /// RING_PUSH_REQUESTS_AND_CHECK_NOTIFY), which an honest front-end notifies only then.</summary>
+    public bool PushAndCheckNotify(params BlkifRequest[] requests)
+    {
+        Write(requests);
+        return _front.PushRequestsAndCheckNotify();
+    }
+
+    private void Write(BlkifRequest[] requests)
+    {
         foreach (BlkifRequest request in requests)
         {
             Assert.True(_front.TryWriteRequest(request), "the test's front-end ran out of ring");
         }
-
-        _front.PushRequests();
     }
 
     /// <summary>One wake-up of the driver domain.</summary>
