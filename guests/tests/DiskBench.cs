@@ -7,20 +7,18 @@ using Keel.Testing;
 namespace Keel.Guests.Tests
 {
     /// <summary>
-    /// blkbench: the Bench target's block workloads through blkback, on xvda with a grant per page per request,
-    /// on xvdb with persistent grants and the data copied through blkfront's pool (as Linux's blkfront does), and
-    /// on xvdc with persistent grants and the data in blkfront's own buffers, used in place: 64 KiB sequential writes and reads over 32 MiB, then 4 KiB writes
-    /// and reads at 4096 pseudo-random places of those 32 MiB, 16 requests in flight. blkback's bench-direct
-    /// runs the same workloads on the same virtio-blk device with no ring (blkback/DirectBench.cs). Each
-    /// result is "blkbench: MODE WORKLOAD REQUESTS requests BYTES bytes in NS ns".
+    /// blkbench: the Bench target's block workloads (tests/Shared/BlockWorkloads.cs) through blkback, on xvda with
+    /// a grant per page per request, on xvdb with persistent grants and the data copied through blkfront's pool
+    /// (as Linux's blkfront does), and on xvdc with persistent grants and the data in blkfront's own buffers, used
+    /// in place. blkback's bench-direct runs the same workloads on the same virtio-blk device with no ring
+    /// (blkback/DirectBench.cs). Each result is "blkbench: MODE WORKLOAD REQUESTS requests BYTES bytes in NS ns".
     /// </summary>
     internal static unsafe class DiskBench
     {
-        private const int InFlight = 16, MaxPages = 16;
-        private const ulong RegionSectors = 65536;
+        private const int MaxPages = BlockWorkload.MaxPages, MaxInFlight = BlockWorkload.MaxInFlight;
 
-        private static readonly ulong[] s_va = new ulong[InFlight * MaxPages];
-        private static readonly ulong[] s_frame = new ulong[InFlight * MaxPages];
+        private static readonly ulong[] s_va = new ulong[MaxInFlight * MaxPages];
+        private static readonly ulong[] s_frame = new ulong[MaxInFlight * MaxPages];
 
         internal static void Run()
         {
@@ -34,38 +32,38 @@ namespace Keel.Guests.Tests
             }
             Measure("plain", BlockFront.Open(0, persistent: false));
             Measure("persistent", BlockFront.Open(1, persistent: true));
-            Measure("buffers", BlockFront.Open(2, persistent: true, buffers: InFlight * MaxPages));
+            Measure("buffers", BlockFront.Open(2, persistent: true, buffers: MaxInFlight * MaxPages));
             DomainConsole.WriteLine("blkbench: done");
         }
 
         private static void Measure(string mode, BlockFront disk)
         {
-            if (disk == null || !disk.WaitConnected(120_000_000_000) || disk.Sectors < RegionSectors)
+            if (disk == null || !disk.WaitConnected(120_000_000_000) || disk.Sectors < BlockWorkload.RegionSectors)
             {
                 DomainConsole.WriteLine("blkbench: " + mode + ": no usable disk");
                 return;
             }
-            Workload(disk, mode, "seq-write-64k", BlkifOperation.Write, 16, (int)(RegionSectors / 128), random: false);
-            Workload(disk, mode, "seq-read-64k", BlkifOperation.Read, 16, (int)(RegionSectors / 128), random: false);
-            Workload(disk, mode, "rand-write-4k", BlkifOperation.Write, 1, 4096, random: true);
-            Workload(disk, mode, "rand-read-4k", BlkifOperation.Read, 1, 4096, random: true);
+            BlockWorkload[] workloads = BlockWorkload.All();
+            for (int i = 0; i < workloads.Length; i++) Workload(disk, mode, workloads[i]);
             DomainConsole.WriteLine("blkbench: " + mode + " used persistent grants: " + (disk.UsesPersistentGrants ? "yes" : "no"));
         }
 
-        private static void Workload(BlockFront disk, string mode, string name, BlkifOperation operation, int pages, int requests, bool random)
+        private static void Workload(BlockFront disk, string mode, in BlockWorkload workload)
         {
             Span<ulong> frames = stackalloc ulong[MaxPages];
             Span<ulong> addresses = stackalloc ulong[MaxPages];
             Span<int> buffers = stackalloc int[MaxPages];
-            bool inPlace = disk.Buffers >= InFlight * MaxPages;
-            Span<FrontCompletion> done = stackalloc FrontCompletion[InFlight];
-            Span<bool> busy = stackalloc bool[InFlight];
-            ulong sectorsPerRequest = (ulong)pages * 8, places = RegionSectors / sectorsPerRequest, state = 0x9E3779B97F4A7C15UL;
+            bool inPlace = disk.Buffers >= MaxInFlight * MaxPages;
+            Span<FrontCompletion> done = stackalloc FrontCompletion[MaxInFlight];
+            Span<bool> busy = stackalloc bool[MaxInFlight];
+            BlkifOperation operation = workload.Write ? BlkifOperation.Write : BlkifOperation.Read;
+            int pages = workload.Pages, requests = workload.Requests;
+            ulong sectorsPerRequest = (ulong)pages * 8, places = BlockWorkload.RegionSectors / sectorsPerRequest, state = 0x9E3779B97F4A7C15UL;
             int next = 0, finished = 0, failed = 0;
             ulong started = Clock.Now;
             while (finished < requests)
             {
-                for (int slot = 0; slot < InFlight && next < requests; slot++)
+                for (int slot = 0; slot < workload.InFlight && next < requests; slot++)
                 {
                     if (busy[slot]) continue;
                     for (int p = 0; p < pages; p++)
@@ -74,7 +72,7 @@ namespace Keel.Guests.Tests
                         addresses[p] = s_va[slot * MaxPages + p];
                         buffers[p] = slot * MaxPages + p;
                     }
-                    ulong place = random ? SeededPatterns.XorShift(ref state) % places : (ulong)next;
+                    ulong place = workload.Random ? SeededPatterns.XorShift(ref state) % places : (ulong)next;
                     bool queued = inPlace
                         ? disk.TrySubmitBuffers(operation, place * sectorsPerRequest, buffers.Slice(0, pages), 7, (ulong)slot)
                         : disk.TrySubmit(operation, place * sectorsPerRequest, frames.Slice(0, pages), addresses.Slice(0, pages), 7, (ulong)slot);
@@ -92,7 +90,7 @@ namespace Keel.Guests.Tests
                 }
             }
             ulong ns = Clock.Now - started;
-            DomainConsole.WriteLine("blkbench: " + mode + " " + name + " " + DomainConsole.Decimal(requests) + " requests " + DomainConsole.Decimal((long)((ulong)requests * sectorsPerRequest * 512))
+            DomainConsole.WriteLine("blkbench: " + mode + " " + workload.Name + " " + DomainConsole.Decimal(requests) + " requests " + DomainConsole.Decimal((long)((ulong)requests * sectorsPerRequest * 512))
                 + " bytes in " + DomainConsole.Decimal((long)ns) + " ns" + (failed > 0 ? ", " + DomainConsole.Decimal(failed) + " failed" : ""));
         }
     }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text.RegularExpressions;
+using Keel.Testing;
 using Keel.Testing.Qemu;
 
 namespace Keel.Bench.Block;
@@ -20,7 +21,7 @@ public sealed class BlockBenchmarks : IBenchmark
     private const int Boots = 5;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(600);
     private static readonly Regex Result = new(@"^\((?:blkback|bench)\) blkbench: (?<mode>direct|plain|persistent|buffers) (?<workload>\S+) (?<requests>\d+) requests (?<bytes>\d+) bytes in (?<ns>\d+) ns$");
-    private static readonly string[] Workloads = ["seq-write-64k", "seq-read-64k", "rand-write-4k", "rand-read-4k"];
+    private static readonly string[] Workloads = BlockWorkload.All().Select(w => w.Name).ToArray();
     private static readonly string[] Modes = ["plain", "persistent", "buffers"];
 
     private static readonly Dictionary<string, string> Described = new()
@@ -61,7 +62,8 @@ public sealed class BlockBenchmarks : IBenchmark
         section.Body.Add($"{Boots} boots under QEMU TCG (no KVM), 256 MiB, each with a fresh 128 MiB raw file as virtio-blk (cache=writeback, QEMU's " +
             "default); every figure is the median of the boots, and the last column is each boot's own ratio. blkback (bench-direct) first runs " +
             "each workload on vda's first 32 MiB with its own driver and nothing else: 64 KiB sequential writes then reads (512 requests), " +
-            "4 KiB writes then reads at 4096 pseudo-random places (xorshift64, the same in every run), 16 requests in flight. Then a guest runs " +
+            "4 KiB writes then reads at 4096 pseudo-random places (xorshift64, the same in every run), 16 requests in flight, and the " +
+            "4 KiB ones again with 32 in flight (qd32: every slot of a one-page ring). Then a guest runs " +
             "the same workloads through blkback on three other 32 MiB ranges: \"plain\" grants each page to blkback per request (blkback maps " +
             "it for the device only), \"persistent\" copies into pages granted once (feature-persistent, as Linux's blkfront does), " +
             "\"buffers\" also has persistent grants but the guest reads and writes blkfront's own granted buffers in place, so nothing is " +
