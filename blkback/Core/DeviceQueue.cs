@@ -31,6 +31,11 @@ internal sealed class DeviceQueue
             _requests[i] = new DeviceRequest(maxSegments);
         }
 
+        for (int i = 0; i < depth; i++)
+        {
+            _requests[i].ReserveSegments();
+        }
+
         _free = IndexFifo.Counting(depth);
         _waiting = new IndexFifo(pending.Length);
     }

@@ -10,14 +10,35 @@ namespace Keel.Blkback.Core;
 /// </summary>
 internal sealed class DeviceRequest
 {
-    private readonly BlockSegment[] _segments;
-    private readonly int[] _parts;
+    // As PendingRequest's: small arrays for the common request, made for every device request before any
+    // large one so they share a few pages, and large ones taken over (the small contents copied) only by a
+    // request that outgrows them.
+    private const int Few = Blkif.MaxSegmentsPerRequest;
+    private readonly BlockSegment[] _fewSegments;
+    private readonly int[] _fewParts;
+    private BlockSegment[] _manySegments;
+    private int[] _manyParts;
+    private BlockSegment[] _segments;
+    private int[] _parts;
 
     public DeviceRequest(int maxSegments)
     {
-        _segments = new BlockSegment[maxSegments];
+        MaxSegments = maxSegments;
+        _fewSegments = new BlockSegment[maxSegments < Few ? maxSegments : Few];
         // Every part but a flush brings at least one segment, and a flush is never merged.
-        _parts = new int[maxSegments];
+        _fewParts = new int[_fewSegments.Length];
+        _segments = _fewSegments;
+        _parts = _fewParts;
+    }
+
+    /// <summary>Makes the large arrays (once, at construction, after every device request's small ones).</summary>
+    public void ReserveSegments()
+    {
+        if (MaxSegments > _fewSegments.Length)
+        {
+            _manySegments = new BlockSegment[MaxSegments];
+            _manyParts = new int[MaxSegments];
+        }
     }
 
     public BlockOperation Operation;
@@ -35,7 +56,7 @@ internal sealed class DeviceRequest
 
     public int PartCount { get; private set; }
 
-    public int MaxSegments => _segments.Length;
+    public int MaxSegments { get; }
 
     public ReadOnlySpan<BlockSegment> Segments => new ReadOnlySpan<BlockSegment>(_segments, 0, SegmentCount);
 
@@ -50,11 +71,17 @@ internal sealed class DeviceRequest
         SegmentCount = 0;
         PartCount = 0;
         InFlight = false;
+        _segments = _fewSegments;
+        _parts = _fewParts;
     }
 
-    public bool HasRoomForPart => PartCount < _parts.Length;
+    public bool HasRoomForPart => PartCount < MaxSegments;
 
-    public void AddPart(int pendingRequest) => _parts[PartCount++] = pendingRequest;
+    public void AddPart(int pendingRequest)
+    {
+        if (PartCount == _parts.Length) Grow();
+        _parts[PartCount++] = pendingRequest;
+    }
 
     /// <summary>Appends the sectors <paramref name="wire"/> names within the page mapped at
     /// <paramref name="busAddress"/>; returns how many there are.</summary>
@@ -62,8 +89,23 @@ internal sealed class DeviceRequest
     {
         // The parser checked FirstSector <= LastSector < SectorsPerPage: the range lies within the page.
         uint sectors = (uint)(wire.LastSector - wire.FirstSector + 1);
+        if (SegmentCount == _segments.Length) Grow();
         _segments[SegmentCount++] = new BlockSegment(busAddress + (ulong)wire.FirstSector * Blkif.SectorBytes, sectors * Blkif.SectorBytes);
         Sectors += sectors;
         return sectors;
+    }
+
+    /// <summary>Moves to the large arrays: callers add no more than <see cref="MaxSegments"/> segments or parts.</summary>
+    private void Grow()
+    {
+        if (_segments == _manySegments)
+        {
+            return;
+        }
+
+        _fewSegments.AsSpan(0, SegmentCount).CopyTo(_manySegments);
+        _fewParts.AsSpan(0, PartCount).CopyTo(_manyParts);
+        _segments = _manySegments;
+        _parts = _manyParts;
     }
 }

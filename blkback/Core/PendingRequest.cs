@@ -11,17 +11,45 @@ namespace Keel.Blkback.Core;
 /// </summary>
 internal sealed class PendingRequest
 {
+    // Storage for a request of up to BLKIF_MAX_SEGMENTS_PER_REQUEST segments, the common case, and for one of
+    // up to the indirect limit. The engine makes every request's small arrays before any large one, so the
+    // small ones lie together on a few pages: after each address-space switch (which empties the TLB) a pass
+    // over many small requests then touches a few pages rather than one or two per request.
+    private readonly BlkifSegment[] _fewWire = new BlkifSegment[Blkif.MaxSegmentsPerRequest];
+    private readonly MappedSegment[] _fewMapped = new MappedSegment[Blkif.MaxSegmentsPerRequest];
+    private BlkifSegment[] _manyWire;
+    private MappedSegment[] _manyMapped;
+
+    public PendingRequest()
+    {
+        Wire = _fewWire;
+        Mapped = _fewMapped;
+    }
+
+    /// <summary>Makes the storage for requests of up to <paramref name="maxSegments"/> segments (once, at construction).</summary>
+    public void ReserveSegments(int maxSegments)
+    {
+        if (maxSegments > _fewWire.Length)
+        {
+            _manyWire = new BlkifSegment[maxSegments];
+            _manyMapped = new MappedSegment[maxSegments];
+        }
+    }
+
+    /// <summary>Chooses the storage for a request of <paramref name="segments"/> segments, which the caller
+    /// has checked against the limit given to <see cref="ReserveSegments"/>.</summary>
+    public void UseSegments(int segments)
+    {
+        bool few = segments <= _fewWire.Length;
+        Wire = few ? _fewWire : _manyWire;
+        Mapped = few ? _fewMapped : _manyMapped;
+    }
+
     /// <summary>The segments as the front-end described them, copied out of the slot or the indirect pages once.</summary>
-    public readonly BlkifSegment[] Wire;
+    public BlkifSegment[] Wire { get; private set; }
 
     /// <summary>Where each segment is mapped, for segments 0 .. SegmentCount-1.</summary>
-    public readonly MappedSegment[] Mapped;
-
-    public PendingRequest(int maxSegments)
-    {
-        Wire = new BlkifSegment[maxSegments];
-        Mapped = new MappedSegment[maxSegments];
-    }
+    public MappedSegment[] Mapped { get; private set; }
 
     /// <summary>Taken from the free list and not yet answered (or dropped).</summary>
     public bool InUse;

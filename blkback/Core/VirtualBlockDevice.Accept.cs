@@ -29,6 +29,8 @@ public sealed partial class VirtualBlockDevice
 
         int index = _freePending.Pop();
         PendingRequest request = _pending[index];
+        // The parser held SegmentCount to the limits the storage was reserved for.
+        request.UseSegments(valid.SegmentCount);
         if (!TryCopySegments(ref valid, request, out BlkifRequestError segmentError))
         {
             Release(index, valid, segmentError);

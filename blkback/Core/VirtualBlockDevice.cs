@@ -63,7 +63,12 @@ public sealed partial class VirtualBlockDevice
         _pending = new PendingRequest[slots];
         for (int i = 0; i < slots; i++)
         {
-            _pending[i] = new PendingRequest(perRequest);
+            _pending[i] = new PendingRequest();
+        }
+
+        for (int i = 0; i < slots; i++)
+        {
+            _pending[i].ReserveSegments(perRequest);
         }
 
         _freePending = IndexFifo.Counting(slots);

@@ -32,6 +32,10 @@ public sealed class SplitVirtqueue
     private readonly DmaPage[] _tables;       // indirect tables, _tablesPerPage per page; null without indirect
     private readonly int _tablesPerPage;
     private readonly int _tableBytes;
+    // Short chains (a one-segment block request is three buffers) use small tables packed many to a page:
+    // the chains in flight then share a page or two instead of a page each, which matters most after an
+    // address-space switch has emptied the TLB. Null without indirect.
+    private readonly DmaPage[] _shortTables;
     private readonly ushort _mask;            // Size - 1: Size is a power of two (2.7: "Queue Size ... a power of 2")
     private readonly ushort[] _link;          // per descriptor: the next free one, or the next of its chain
     private readonly ushort[] _chainLength;   // per head: ring descriptors its chain holds
@@ -73,7 +77,11 @@ public sealed class SplitVirtqueue
     /// <summary>Bus address of the used ring, for queue_device.</summary>
     public ulong UsedRingAddress => _used.BusAddress;
 
-    private SplitVirtqueue(ushort size, int maxChainLength, bool eventIndex, DmaPage descriptors, DmaPage available, DmaPage used, DmaPage[] tables)
+    private const int ShortChain = 4;
+    private const int ShortTableBytes = ShortChain * VirtqueueLayout.DescriptorSize;
+    private const int ShortTablesPerPage = DmaMemory.PageSize / ShortTableBytes;
+
+    private SplitVirtqueue(ushort size, int maxChainLength, bool eventIndex, DmaPage descriptors, DmaPage available, DmaPage used, DmaPage[] tables, DmaPage[] shortTables)
     {
         Size = size;
         MaxChainLength = maxChainLength;
@@ -83,6 +91,7 @@ public sealed class SplitVirtqueue
         _available = available;
         _used = used;
         _tables = tables;
+        _shortTables = shortTables;
         _tableBytes = maxChainLength * VirtqueueLayout.DescriptorSize;
         _tablesPerPage = DmaMemory.PageSize / _tableBytes;
         _link = new ushort[size];
@@ -115,13 +124,13 @@ public sealed class SplitVirtqueue
             return false;
         }
 
-        DmaPage[] tables = null;
-        if (indirect && !TryAllocateTables(memory, size, maxChainLength, out tables))
+        DmaPage[] tables = null, shortTables = null;
+        if (indirect && (!TryAllocateTables(memory, size, maxChainLength, out tables) || !TryAllocateTables(memory, size, ShortChain, out shortTables)))
         {
             return false;
         }
 
-        queue = new SplitVirtqueue(size, maxChainLength, eventIndex, descriptors, available, used, tables);
+        queue = new SplitVirtqueue(size, maxChainLength, eventIndex, descriptors, available, used, tables, shortTables);
         return true;
     }
 
@@ -273,8 +282,9 @@ public sealed class SplitVirtqueue
     // descriptor pointing at it has only VIRTQ_DESC_F_INDIRECT (not NEXT, not WRITE: 2.7.5.3.1).
     private int TakeIndirect(ushort head, ReadOnlySpan<VirtqueueBuffer> chain)
     {
-        DmaPage page = _tables[head / _tablesPerPage];
-        int table = (head % _tablesPerPage) * _tableBytes;
+        bool isShort = chain.Length <= ShortChain;
+        DmaPage page = isShort ? _shortTables[head / ShortTablesPerPage] : _tables[head / _tablesPerPage];
+        int table = isShort ? head % ShortTablesPerPage * ShortTableBytes : head % _tablesPerPage * _tableBytes;
         for (int i = 0; i < chain.Length; i++)
         {
             bool last = i == chain.Length - 1;

@@ -69,6 +69,31 @@ public sealed class DataPathTests
     }
 
     [Fact]
+    public void Twenty_adjacent_one_page_writes_become_one_device_request_of_twenty_segments_in_order()
+    {
+        using var rig = new Rig();
+        for (uint i = 0; i < 20; i++)
+        {
+            BlkifSegment page = rig.Page(10 + i);
+            rig.Grants.Page(10 + i).Fill((byte)(i + 1));
+            rig.Push(Rig.Request(BlkifOperation.Write, i, 8 * (ulong)i, page));
+        }
+
+        rig.Run();
+
+        // More segments and parts than a device request keeps in its small arrays: it moved to its large ones.
+        DiskRequest request = Assert.Single(rig.Disk.Received);
+        Assert.Equal(20, request.Segments.Length);
+        for (uint i = 0; i < 20; i++)
+        {
+            Assert.Equal((byte)(i + 1), rig.Disk.Sector(rig.Options.ExtentStart + 8 * (ulong)i)[0]);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (ulong)i), rig.Responses().Select(r => r.Id).OrderBy(id => id));
+        Assert.Equal(0, rig.Grants.Live);
+    }
+
+    [Fact]
     public void Requests_that_do_not_follow_each_other_or_mix_reads_and_writes_are_not_merged()
     {
         using var rig = new Rig();

@@ -199,6 +199,31 @@ public sealed class VirtioBlockTests
     }
 
     [Fact]
+    public void Sixteen_one_page_requests_in_flight_keep_their_indirect_tables_on_one_page_and_a_long_one_still_gets_a_whole_table()
+    {
+        using var machine = new ModelMachine();
+        VirtioBlock block = machine.Start(queueSize: 64);
+        ulong written = machine.Dma.AllocateBuffer(16), read = machine.Dma.AllocateBuffer(16);
+        machine.Dma.WriteBytes(written, Pattern(16 * 4096, 7));
+        // Sixteen one-page writes in flight at once (served together), then one sixteen-page read: a chain of
+        // eighteen buffers, longer than a small table holds.
+        machine.Device.ServeOnNotify = false;
+        Assert.All(Enumerable.Range(0, 16), i => Assert.True(block.TrySubmit(BlockOperation.Write, (ulong)(8 * i), One(written + (ulong)(4096 * i), 4096), (ulong)i)));
+        block.Kick();
+        machine.Device.Serve();
+        Assert.Equal(16, ReapAll(block).Count(c => c.Status == BlockStatus.Ok));
+        Assert.Single(machine.Device.Queue.IndirectTablePages);
+
+        var pages = Enumerable.Range(0, 16).Select(i => new BlockSegment(read + (ulong)(4096 * i), 4096)).ToArray();
+        Assert.True(block.TrySubmit(BlockOperation.Read, 0, pages, 99));
+        block.Kick();
+        machine.Device.Serve();
+        Assert.Equal(BlockStatus.Ok, Assert.Single(ReapAll(block)).Status);
+        Assert.Equal(Pattern(16 * 4096, 7), machine.Dma.ReadBytes(read, 16 * 4096));
+        Assert.Empty(machine.Device.Queue.Violations);
+    }
+
+    [Fact]
     public void A_flush_reaches_a_device_with_a_write_cache_and_completes_at_once_without_one()
     {
         using var machine = new ModelMachine();

@@ -42,6 +42,9 @@ public sealed class ModelVirtqueue
     public List<string> Violations { get; } = new();
     public int IndirectChains { get; private set; }
 
+    /// <summary>The pages the indirect tables the driver handed over lie on.</summary>
+    public HashSet<ulong> IndirectTablePages { get; } = new();
+
     /// <summary>Whether the device asks for no notifications (VIRTQ_USED_F_NO_NOTIFY, without EVENT_IDX).</summary>
     public bool SuppressNotifications
     {
@@ -155,6 +158,7 @@ public sealed class ModelVirtqueue
 
                 indirect = true;
                 IndirectChains++;
+                IndirectTablePages.Add(address / 4096);
                 table = address;
                 limit = (int)(length / VirtqueueLayout.DescriptorSize);
                 index = 0;
