@@ -61,6 +61,12 @@ namespace Keel.Drivers.Blkfront
         }
 
         private readonly Slot[] _slots;
+        // Free slots (a stack) and queued ones in the order they go on the ring (a circle of Slots entries: a slot is
+        // queued at most once), so taking a slot and issuing the oldest are constant time however big the ring.
+        private readonly int[] _free;
+        private int _freeCount;
+        private readonly int[] _queued;
+        private int _queuedHead, _queuedCount;
         private readonly ulong[] _indirectVa;
         private readonly ulong[] _indirectFrame;
         private readonly int[] _indirectGrant;
@@ -158,6 +164,10 @@ namespace Keel.Drivers.Blkfront
             _ringPageOrder = ringPageOrder;
             Slots = Blkif.RequestsPerPageRing << ringPageOrder;
             _slots = new Slot[Slots];
+            _free = new int[Slots];
+            for (int i = 0; i < Slots; i++) _free[i] = Slots - 1 - i;
+            _freeCount = Slots;
+            _queued = new int[Slots];
             _indirectVa = new ulong[Slots];
             _indirectFrame = new ulong[Slots];
             _indirectGrant = new int[Slots];
@@ -342,8 +352,9 @@ namespace Keel.Drivers.Blkfront
             {
                 return false;
             }
-            while (slot < Slots && _slots[slot].State != SlotState.Free) slot++;
-            if (slot == Slots) return false;
+            if (_freeCount == 0) return false;
+            slot = _free[--_freeCount];
+            _queued[(_queuedHead + _queuedCount++) & (Slots - 1)] = slot;
             ref Slot s = ref _slots[slot];
             s.State = SlotState.Queued;
             s.Operation = operation;
@@ -366,15 +377,7 @@ namespace Keel.Drivers.Blkfront
             return n;
         }
 
-        public int InFlight
-        {
-            get
-            {
-                int n = 0;
-                for (int i = 0; i < Slots; i++) if (_slots[i].State != SlotState.Free) n++;
-                return n;
-            }
-        }
+        public int InFlight => Slots - _freeCount;
 
         /// <summary>Reads who the back-end is and what state it is in, and takes the handshake's next step.</summary>
         private void Follow()
@@ -495,12 +498,23 @@ namespace Keel.Drivers.Blkfront
             }
             _hasRing = true;
             Rings++;
-            // Whatever the last back-end never answered goes to this one first.
+            // Whatever the last back-end never answered goes to this one first, oldest first: ahead of the queue.
+            Span<int> again = stackalloc int[Slots];
+            int count = 0;
             for (int i = 0; i < Slots; i++)
             {
                 if (_slots[i].State != SlotState.OnRing) continue;
                 _slots[i].State = SlotState.Queued;
+                int at = count++;
+                for (; at > 0 && (int)(_slots[again[at - 1]].Sequence - _slots[i].Sequence) > 0; at--) again[at] = again[at - 1];
+                again[at] = i;
                 Reissued++;
+            }
+            for (int k = count - 1; k >= 0; k--)
+            {
+                _queuedHead = (_queuedHead - 1) & (Slots - 1);
+                _queued[_queuedHead] = again[k];
+                _queuedCount++;
             }
             return true;
         }
@@ -577,25 +591,14 @@ namespace Keel.Drivers.Blkfront
         {
             if (_state != XenbusState.Connected && _state != XenbusState.Initialised) return;
             bool any = false;
-            while (_ring.FreeRequests > 0)
+            while (_ring.FreeRequests > 0 && _queuedCount > 0)
             {
-                int slot = OldestQueued();
-                if (slot < 0) break;
-                if (!Put(slot)) break;
+                if (!Put(_queued[_queuedHead])) break;
+                _queuedHead = (_queuedHead + 1) & (Slots - 1);
+                _queuedCount--;
                 any = true;
             }
             if (any && _ring.PushRequestsAndCheckNotify()) Events.Send(_port);
-        }
-
-        private int OldestQueued()
-        {
-            int best = -1;
-            for (int i = 0; i < Slots; i++)
-            {
-                if (_slots[i].State != SlotState.Queued) continue;
-                if (best < 0 || (int)(_slots[i].Sequence - _slots[best].Sequence) < 0) best = i;
-            }
-            return best;
         }
 
         private bool Put(int slot)
@@ -714,6 +717,7 @@ namespace Keel.Drivers.Blkfront
             ref Slot s = ref _slots[slot];
             s.State = SlotState.Free;
             s.Generation++;
+            _free[_freeCount++] = slot;
             _done[_doneCount++] = new FrontCompletion(s.Token, status);
         }
 
