@@ -64,6 +64,15 @@ public readonly unsafe struct DmaPage
     /// <summary>Writes the 64-bit value at <paramref name="offset"/>.</summary>
     public void Write64(int offset, ulong value) => Volatile.Write(ref *(ulong*)At(offset, 8), value);
 
+    /// <summary>Writes two 64-bit values side by side at <paramref name="offset"/> (16-byte aligned), checked once:
+    /// a whole 16-byte structure such as a virtqueue descriptor.</summary>
+    public void Write64Pair(int offset, ulong first, ulong second)
+    {
+        ulong* at = (ulong*)At(offset, 16);
+        Volatile.Write(ref at[0], first);
+        Volatile.Write(ref at[1], second);
+    }
+
     // Sound because the pointer was checked non-null and page-aligned at allocation, DmaMemory promises the
     // whole page belongs to this domain, and the check below keeps [offset, offset + width) inside it and
     // aligned to width. A failed check is a bug in the driver, not input from the device, so it stops the

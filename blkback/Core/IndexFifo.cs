@@ -40,7 +40,9 @@ internal sealed class IndexFifo
             return false;
         }
 
-        _items[(_head + _count) % _items.Length] = item;
+        // A wrap by comparison, not %: the capacity is no constant, so % would be a division on every push.
+        int at = _head + _count;
+        _items[at < _items.Length ? at : at - _items.Length] = item;
         _count++;
         return true;
     }
@@ -57,7 +59,7 @@ internal sealed class IndexFifo
         }
 
         int item = _items[_head];
-        _head = (_head + 1) % _items.Length;
+        _head = _head + 1 < _items.Length ? _head + 1 : 0;
         _count--;
         return item;
     }

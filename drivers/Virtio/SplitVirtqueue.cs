@@ -312,10 +312,9 @@ public sealed class SplitVirtqueue
 
     private static void WriteDescriptor(DmaPage page, int at, ulong address, uint length, ushort flags, ushort next)
     {
-        page.Write64(at + VirtqueueLayout.DescriptorAddress, address);
-        page.Write32(at + VirtqueueLayout.DescriptorLength, length);
-        page.Write16(at + VirtqueueLayout.DescriptorFlags, flags);
-        page.Write16(at + VirtqueueLayout.DescriptorNext, next);
+        // 2.7.5 struct virtq_desc, little-endian: addr (0), then len (8), flags (12) and next (14) in the second
+        // quadword. Written as two stores: the device reads no descriptor before the ring index hands it over.
+        page.Write64Pair(at, address, length | (ulong)flags << 32 | (ulong)next << 48);
     }
 
     private void Free(ushort head)

@@ -104,8 +104,15 @@ public static class BlkifRequestParser
     /// <summary>Checks every field of <paramref name="request"/> against io/blkif.h and the device.</summary>
     public static BlkifRequestError Parse(in BlkifRequest request, in BlkifDeviceLimits device, out BlkifValidRequest valid)
     {
-        valid = default;
+        // Field by field rather than "= default" then the copy: the slot is copied once, not cleared first.
+        valid.Operation = default;
+        valid.IsIndirect = false;
+        valid.SecureDiscard = false;
         valid.Id = request.Id;
+        valid.Handle = 0;
+        valid.SectorNumber = 0;
+        valid.SectorCount = 0;
+        valid.SegmentCount = 0;
         valid.Slot = request;
         switch ((BlkifOperation)request.Operation)
         {

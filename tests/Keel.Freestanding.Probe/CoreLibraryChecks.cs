@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace Keel.Freestanding.Probe
@@ -43,6 +44,55 @@ namespace Keel.Freestanding.Probe
             Func<int> closure = () => captured + 1;
             Program.Check("delegates and closures", twice(21) == 42 && closure() == 11);
             Program.Check("boxing and unboxing", (int)(object)123 == 123 && ((object)5).Equals(5));
+            Program.Check("copies of every length up to 100 land whole, forwards and backwards over an overlap", Copies());
+            Program.Check("stack buffers of every length up to 100 start zeroed", ZeroedStack());
+        }
+
+        // Span.CopyTo is the core library's memmove: every length from 0 to 100 at every shift from -40 to 40
+        // within one buffer, against a copy made byte by byte first.
+        private static bool Copies()
+        {
+            byte[] buffer = new byte[256], expected = new byte[256];
+            for (int length = 0; length <= 100; length++)
+            {
+                for (int shift = -40; shift <= 40; shift++)
+                {
+                    for (int i = 0; i < buffer.Length; i++) buffer[i] = (byte)(i * 7 + length);
+                    int from = 60, to = 60 + shift;
+                    for (int i = 0; i < buffer.Length; i++) expected[i] = buffer[i];
+                    for (int i = 0; i < length; i++) expected[to + i] = buffer[from + i];
+                    new Span<byte>(buffer, from, length).CopyTo(new Span<byte>(buffer, to, length));
+                    for (int i = 0; i < buffer.Length; i++) if (buffer[i] != expected[i]) return false;
+                }
+            }
+            return true;
+        }
+
+        // A variable-length stackalloc is cleared by the block-clear helper (SpanHelpers.Fill); the same frame
+        // is dirtied first, so a short or long clear shows.
+        private static bool ZeroedStack()
+        {
+            for (int length = 0; length <= 100; length++)
+            {
+                Dirty(length);
+                if (!Zeroed(length)) return false;
+            }
+            return true;
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void Dirty(int length)
+        {
+            Span<byte> bytes = stackalloc byte[length];
+            for (int i = 0; i < length; i++) bytes[i] = 0xA5;
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static bool Zeroed(int length)
+        {
+            Span<byte> bytes = stackalloc byte[length];
+            for (int i = 0; i < length; i++) if (bytes[i] != 0) return false;
+            return true;
         }
 
         private static int[] Squares(int n)

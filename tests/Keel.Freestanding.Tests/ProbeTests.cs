@@ -47,6 +47,8 @@ public class ProbeTests
         "64-bit interlocked operations",
         "delegates and closures",
         "boxing and unboxing",
+        "copies of every length up to 100 land whole, forwards and backwards over an overlap",
+        "stack buffers of every length up to 100 start zeroed",
     ];
 
     public static TheoryData<string> RingChecks =>
