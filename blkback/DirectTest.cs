@@ -21,7 +21,7 @@ namespace Keel.Blkback
 
         internal static void Run(string argument)
         {
-            int mib = (int)Number(argument);
+            int mib = DomainConsole.TryParseDecimal(argument, out ulong asked) && asked <= 1 << 20 ? (int)asked : 0;
             if (PhysicalDisks.Count == 0 || mib <= 0) return;
             VirtioBlock disk = PhysicalDisks.Disks[0];
             ulong requests = (ulong)mib * 1024 * 1024 / RequestBytes;
@@ -106,16 +106,5 @@ namespace Keel.Blkback
         }
 
         private static string Ms(ulong ns) => DomainConsole.Decimal((long)(ns / 1_000_000));
-
-        private static ulong Number(string text)
-        {
-            ulong value = 0;
-            for (int i = 0; i < text.Length; i++)
-            {
-                if (text[i] < '0' || text[i] > '9') return 0;
-                value = value * 10 + (ulong)(text[i] - '0');
-            }
-            return value;
-        }
     }
 }

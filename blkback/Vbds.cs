@@ -469,16 +469,6 @@ namespace Keel.Blkback
             return true;
         }
 
-        private static ulong Number(string text)
-        {
-            ulong value = 0;
-            if (text == null || text.Length == 0 || text.Length > 19) return ulong.MaxValue;
-            for (int i = 0; i < text.Length; i++)
-            {
-                if (text[i] < '0' || text[i] > '9') return ulong.MaxValue;
-                value = value * 10 + (ulong)(text[i] - '0');
-            }
-            return value;
-        }
+        private static ulong Number(string text) => DomainConsole.TryParseDecimal(text, out ulong value) ? value : ulong.MaxValue;
     }
 }

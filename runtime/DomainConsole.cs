@@ -50,6 +50,20 @@ namespace Keel.Runtime
             return new string(digits);
         }
 
+        /// <summary>The number text holds: 1 to 19 decimal digits and nothing else (below 10^19, so it cannot
+        /// overflow); false for anything else, null included.</summary>
+        public static bool TryParseDecimal(string text, out ulong value)
+        {
+            value = 0;
+            if (text == null || text.Length == 0 || text.Length > 19) return false;
+            for (int i = 0; i < text.Length; i++)
+            {
+                if (text[i] < '0' || text[i] > '9') { value = 0; return false; }
+                value = value * 10 + (ulong)(text[i] - '0');
+            }
+            return true;
+        }
+
         public static string Decimal(long value)
         {
             if (value == long.MinValue) return "-9223372036854775808";

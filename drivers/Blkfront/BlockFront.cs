@@ -401,8 +401,8 @@ namespace Keel.Drivers.Blkfront
                 }
                 _backendPath = backend;
                 _backendStatePath = backend + "/state";
-                string id = StoreClient.Read(_path + "/backend-id", out _);
-                _backend = (ushort)Number(id);
+                StoreClient.ReadNumber(_path + "/backend-id", out ulong id, out _);
+                _backend = (ushort)id;
                 StoreClient.Watch(_backendStatePath, "blkfront");
             }
             XenbusState backendState = XenbusState.Unknown;
@@ -450,7 +450,8 @@ namespace Keel.Drivers.Blkfront
         private bool PublishRing()
         {
             // A back-end that offers no max-ring-page-order takes one page (Number reads a missing node as 0).
-            int order = (int)Math.Min(Number(StoreClient.Read(_backendPath + "/max-ring-page-order", out _)), (ulong)_ringPageOrder);
+            StoreClient.ReadNumber(_backendPath + "/max-ring-page-order", out ulong offeredOrder, out _);
+            int order = (int)Math.Min(offeredOrder, (ulong)_ringPageOrder);
             ulong va = 0;
             _ringPages = 1 << order;
             for (int i = 0; i < _ringPages; i++)
@@ -481,7 +482,8 @@ namespace Keel.Drivers.Blkfront
             // The features are read now, with the ring, not at Connected: requests go on the ring as soon as it
             // is published, and this domain may never see a back-end Connected that dies soon after (the next one's
             // ring is published then, and its features read).
-            _maxIndirect = (int)Math.Min(Number(StoreClient.Read(_backendPath + "/feature-max-indirect-segments", out _)), MaxPages);
+            StoreClient.ReadNumber(_backendPath + "/feature-max-indirect-segments", out ulong maxIndirect, out _);
+            _maxIndirect = (int)Math.Min(maxIndirect, MaxPages);
             CanFlush = StoreClient.ReadEquals(_backendPath + "/feature-flush-cache", "1");
             _persistentNow = _persistent && StoreClient.Read(_backendPath + "/feature-persistent", out _) == "1";
             if (_persistent) StoreClient.Write(_path + "/feature-persistent", _persistentNow ? "1" : "0");
@@ -719,18 +721,6 @@ namespace Keel.Drivers.Blkfront
             s.Generation++;
             _free[_freeCount++] = slot;
             _done[_doneCount++] = new FrontCompletion(s.Token, status);
-        }
-
-        private static ulong Number(string text)
-        {
-            ulong value = 0;
-            if (text == null) return 0;
-            for (int i = 0; i < text.Length; i++)
-            {
-                if (text[i] < '0' || text[i] > '9') return value;
-                value = value * 10 + (ulong)(text[i] - '0');
-            }
-            return value;
         }
     }
 }

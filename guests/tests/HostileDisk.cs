@@ -37,7 +37,7 @@ namespace Keel.Guests.Tests
                 DomainConsole.WriteLine("hostile-disk: xvda never connected");
                 return;
             }
-            ulong sectors = Number(StoreClient.Read(s_backendPath + "/sectors", out _));
+            StoreClient.ReadNumber(s_backendPath + "/sectors", out ulong sectors, out _);
             DomainConsole.WriteLine("hostile-disk: xvda connected, " + DomainConsole.Decimal((long)sectors) + " sectors");
             int good = Grants.Grant(s_backend, s_dataFrame, readOnly: false);
             int readOnlyGrant = Grants.Grant(s_backend, s_dataFrame, readOnly: true);
@@ -74,7 +74,8 @@ namespace Keel.Guests.Tests
             s_front = "device/vbd/" + DomainConsole.Decimal((202 << 8) | (index << 4));
             s_backendPath = StoreClient.Read(s_front + "/backend", out StoreError error);
             if (error != StoreError.None) return false;
-            s_backend = (ushort)Number(StoreClient.Read(s_front + "/backend-id", out _));
+            StoreClient.ReadNumber(s_front + "/backend-id", out ulong backendId, out _);
+            s_backend = (ushort)backendId;
             if (!WaitForBackend(XenbusState.InitWait)) return false;
             s_ringVa = Pages.TakePage(out ulong ringFrame);
             if (s_ringVa == 0 || !FrontRing<BlkifRequest, BlkifResponse>.TryInitialize((void*)s_ringVa, (uint)Memory.PageSize, out s_ring)) return false;
@@ -308,13 +309,5 @@ namespace Keel.Guests.Tests
         private static void Report(string what, long status) => DomainConsole.WriteLine("hostile-disk: " + what + ": " + Status(status));
 
         private static string Status(long status) => status == long.MinValue ? "none" : DomainConsole.Decimal(status);
-
-        private static ulong Number(string text)
-        {
-            ulong value = 0;
-            if (text == null) return 0;
-            for (int i = 0; i < text.Length && text[i] >= '0' && text[i] <= '9'; i++) value = value * 10 + (ulong)(text[i] - '0');
-            return value;
-        }
     }
 }
