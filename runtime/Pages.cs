@@ -6,8 +6,10 @@ namespace Keel.Runtime
     /// The domain's pages past its initial mapping, mapped on demand above it, as a PV kernel extends its own
     /// address space: an L1 for each 2 MiB (one of the domain's unused frames, pinned, then hooked into the L2
     /// that covers it with mmu_update) and then the pages, each one of the domain's own frames
-    /// (update_va_mapping), or left empty for mappings of other domains' grants. Nothing is ever given back:
-    /// a domain takes what it needs at start-up. Addresses start at the end of the initial mapping (a 4 MiB
+    /// (update_va_mapping), or left empty for mappings of other domains' grants. Frames are never given back:
+    /// a domain takes what it needs at start-up; only one-page windows are, once the grant mapped in them is
+    /// unmapped (<see cref="ReturnWindow"/>), for a service that maps a page of every domain it serves, again
+    /// and again over the domains' lives. Addresses start at the end of the initial mapping (a 4 MiB
     /// boundary, so the first L1 is a fresh one) and frames at the first pfn the initial mapping does not cover.
     /// </summary>
     public static unsafe class Pages
@@ -16,6 +18,8 @@ namespace Keel.Runtime
         private const ulong TableEntryFlags = 0x67, PageFlags = 0x63;
 
         private static ulong s_nextPfn, s_nextVa, s_tablesEnd;
+        private static readonly ulong[] s_returned = new ulong[256];
+        private static int s_returnedCount;
 
         private static void Start()
         {
@@ -99,6 +103,7 @@ namespace Keel.Runtime
         /// mapped yet (where another domain's grants get mapped); 0 when memory for the L1s runs out.</summary>
         public static ulong TakeWindow(int count)
         {
+            if (count == 1 && s_returnedCount > 0) return s_returned[--s_returnedCount];
             Start();
             ulong va = s_nextVa;
             for (int i = 0; i < count; i++)
@@ -107,6 +112,13 @@ namespace Keel.Runtime
             }
             s_nextVa = va + (ulong)count * Memory.PageSize;
             return va;
+        }
+
+        /// <summary>Gives back a one-page window of <see cref="TakeWindow"/> with nothing mapped in it any more, to
+        /// be handed out again; past 256 waiting, its address space is simply not reused.</summary>
+        public static void ReturnWindow(ulong va)
+        {
+            if (va != 0 && s_returnedCount < s_returned.Length) s_returned[s_returnedCount++] = va;
         }
 
         private static bool EnsureTable(ulong va)

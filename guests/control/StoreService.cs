@@ -29,24 +29,22 @@ namespace Keel.Guests.Control
             internal readonly uint[] PortOf = new uint[DomainCapacity];
             internal readonly ulong[] WindowOf = new ulong[DomainCapacity];
             internal readonly uint[] HandleOf = new uint[DomainCapacity];
-            private readonly ulong[] _freeWindows = new ulong[64];
-            private int _freeCount;
 
             public override StoreRingPage* Connect(uint domid, ulong mfn, uint port)
             {
                 if (domid >= DomainCapacity) return null;
-                ulong window = _freeCount > 0 ? _freeWindows[--_freeCount] : Pages.TakeWindow(1);
+                ulong window = Pages.TakeWindow(1);
                 if (window == 0) return null;
                 if (Grants.Map((ushort)domid, GrantEntry.ReservedStore, window, readOnly: false, out uint handle) != 0)
                 {
-                    Recycle(window);
+                    Pages.ReturnWindow(window);
                     return null;
                 }
                 long local = Events.BindInterdomain((ushort)domid, port);
                 if (local <= 0 || local >= MaxPorts)
                 {
                     Grants.Unmap(window, handle);
-                    Recycle(window);
+                    Pages.ReturnWindow(window);
                     return null;
                 }
                 PortOf[domid] = (uint)local;
@@ -63,7 +61,7 @@ namespace Keel.Guests.Control
                 Events.Close(PortOf[domid]);
                 s_domainOfPort[PortOf[domid]] = 0;
                 Grants.Unmap(WindowOf[domid], HandleOf[domid]);
-                Recycle(WindowOf[domid]);
+                Pages.ReturnWindow(WindowOf[domid]);
                 PortOf[domid] = 0;
             }
 
@@ -73,11 +71,6 @@ namespace Keel.Guests.Control
             public override void Notify(uint domid)
             {
                 if (domid < DomainCapacity && PortOf[domid] != 0) Events.Send(PortOf[domid]);
-            }
-
-            private void Recycle(ulong window)
-            {
-                if (_freeCount < _freeWindows.Length) _freeWindows[_freeCount++] = window;
             }
         }
 
