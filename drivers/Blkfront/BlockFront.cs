@@ -449,7 +449,7 @@ namespace Keel.Drivers.Blkfront
         /// </summary>
         private bool PublishRing()
         {
-            // A back-end that offers no max-ring-page-order takes one page (Number reads a missing node as 0).
+            // A back-end that offers no max-ring-page-order takes one page (ReadNumber leaves 0 for a missing node).
             StoreClient.ReadNumber(_backendPath + "/max-ring-page-order", out ulong offeredOrder, out _);
             int order = (int)Math.Min(offeredOrder, (ulong)_ringPageOrder);
             ulong va = 0;
