@@ -147,9 +147,10 @@ namespace Keel.Blkback
                 Vbd v = s_vbds[i];
                 if (!v.Used || !v.Connected) continue;
                 Events.TakePending(v.Notifier.Port);
-                v.Engine.ProcessRing();
-                // Nothing of an idle vbd's is on the disk; what waits for room there ProcessRing submitted.
+                // Completions end with a ring pass of their own, which takes what the front-end published: one
+                // pass, not two. Nothing of an idle vbd's is on the disk, so its ring alone is looked at.
                 if (v.Engine.InFlight > 0) v.Engine.ProcessCompletions();
+                else v.Engine.ProcessRing();
                 if (v.Engine.IsCutOff)
                 {
                     DomainConsole.WriteLine("blkback: " + v.Name + " of domain " + DomainConsole.Decimal(v.Frontend) + " cut off: its ring's indices are impossible");
