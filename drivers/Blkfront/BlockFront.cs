@@ -485,7 +485,7 @@ namespace Keel.Drivers.Blkfront
             StoreClient.ReadNumber(_backendPath + "/feature-max-indirect-segments", out ulong maxIndirect, out _);
             _maxIndirect = (int)Math.Min(maxIndirect, MaxPages);
             CanFlush = StoreClient.ReadEquals(_backendPath + "/feature-flush-cache", "1");
-            _persistentNow = _persistent && StoreClient.Read(_backendPath + "/feature-persistent", out _) == "1";
+            _persistentNow = _persistent && StoreClient.ReadEquals(_backendPath + "/feature-persistent", "1");
             if (_persistent) StoreClient.Write(_path + "/feature-persistent", _persistentNow ? "1" : "0");
             for (int i = 0; _persistentNow && _poolVa != null && i < _poolVa.Length; i++)
             {

@@ -47,12 +47,12 @@ namespace Keel.Guests.Tests
             SharedInfo.Map();
             Grants.Initialise();
             StoreClient.Connect();
-            BlockFront disk = BlockFront.Open(0, persistent: io != "pages", buffers: inPlace ? s_va.Length : 0, ringPageOrder: order);
             if (order > BlockFront.MaxRingPageOrder)
             {
                 DomainConsole.WriteLine("disk: ring page order " + DomainConsole.Decimal(order) + " is more than " + DomainConsole.Decimal(BlockFront.MaxRingPageOrder));
                 return;
             }
+            BlockFront disk = BlockFront.Open(0, persistent: io != "pages", buffers: inPlace ? s_va.Length : 0, ringPageOrder: order);
             if (disk == null)
             {
                 DomainConsole.WriteLine("disk: no xvda was given to this domain");
